@@ -1,0 +1,86 @@
+"""The parsed shape of a deck: Deck -> Slide -> CodeBlock, plus the problems found.
+
+These are plain values produced by `deck.parser.deck_parse`; views, commands,
+the follow consumer and (later) the sandbox run pipeline read them. Numbers a
+person sees are 1-based: slide numbers and source lines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong in a deck file, reported as `FILE:LINE: message`."""
+
+    file: str
+    line: int
+    message: str
+    level: str = "warning"  # "warning" or "error"
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
+
+
+@dataclass
+class CodeBlock:
+    """One code block of a slide.
+
+    `lexer` is the Pygments alias the deck asked for (`bash`, `yaml`, ...) or
+    None; `text` is the code with the `!lexer` hint line removed (for an
+    include, the included file's content); `line` is the 1-based line of the
+    block's first line (the hint line, or the opening fence) in the deck file.
+    `runnable` follows the table in DESIGN.md unless an option turns Run off;
+    `action` is the word on the button ("Run", "Apply", "Build", "Query").
+    """
+
+    slide_number: int
+    index: int
+    lexer: str | None
+    text: str
+    html: str
+    line: int
+    runnable: bool = False
+    action: str | None = None
+    options: dict[str, str] = field(default_factory=dict)
+    include: str | None = None  # path relative to PODIUM_INCLUDE_ROOT, when `file=` was used
+
+    @property
+    def block_id(self) -> str:
+        """Stable id of the block within its deck, e.g. `s7b0`."""
+        return f"s{self.slide_number}b{self.index}"
+
+
+@dataclass
+class Slide:
+    """One slide: its rendered body, notes and code blocks."""
+
+    number: int
+    title: str | None
+    html: str
+    notes_html: str = ""
+    classes: list[str] = field(default_factory=list)
+    footer: str | None = None
+    line: int = 1
+    is_section: bool = False
+    blocks: list[CodeBlock] = field(default_factory=list)
+
+
+@dataclass
+class Deck:
+    """A parsed deck file."""
+
+    slug: str
+    path: Path
+    title: str
+    slides: list[Slide]
+    problems: list[Problem] = field(default_factory=list)
+
+    def block(self, slide_number: int, index: int) -> CodeBlock | None:
+        """The block at (slide, index), or None when there is no such block."""
+        if not 1 <= slide_number <= len(self.slides):
+            return None
+        blocks = self.slides[slide_number - 1].blocks
+        return blocks[index] if 0 <= index < len(blocks) else None

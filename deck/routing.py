@@ -1,0 +1,3 @@
+"""Websocket routes of the deck app (filled in by the follow work)."""
+
+websocket_urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""HTTP routes of the deck app (filled in by the views work)."""
+
+urlpatterns: list = []

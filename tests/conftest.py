@@ -1,0 +1,17 @@
+"""Shared fixtures: paths, and the environment every test runs in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "tests" / "artifacts"
+
+
+@pytest.fixture
+def artifacts_dir() -> Path:
+    """Folder for screenshots and other files a person may want to look at after CI (git-ignored)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS

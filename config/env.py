@@ -61,10 +61,9 @@ def database_from_url(url: str) -> dict:
     parsed = urlparse(url)
     scheme = parsed.scheme
     if scheme == "sqlite":
-        path = unquote(parsed.path)
-        if parsed.netloc == "" and path.startswith("/") and not url.startswith("sqlite:////"):
-            # sqlite:///relative.db -> "relative.db"; sqlite:////abs/path.db -> "/abs/path.db"
-            path = path[1:]
+        # sqlite:///relative.db -> "relative.db"; sqlite:////abs/path.db -> "/abs/path.db"
+        path = unquote(url.split("://", 1)[1].split("?", 1)[0])
+        path = path[1:] if path.startswith("/") else path
         return {"ENGINE": "django.db.backends.sqlite3", "NAME": path or ":memory:"}
     if scheme in {"mysql", "mariadb"}:
         options = {k: v[-1] for k, v in parse_qs(parsed.query).items()}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import database_from_url, env_bool, env_int, env_list, env_str
+from config.env import database_from_url, env_bool, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("PODIUM_VAR_DIR", str(BASE_DIR / "var")))
@@ -86,9 +86,7 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": database_from_url(env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'podium.sqlite3'}"))
-}
+DATABASES = {"default": database_from_url(env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'podium.sqlite3'}"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")
@@ -137,4 +135,4 @@ PODIUM_INCLUDE_ROOT = Path(env_str("PODIUM_INCLUDE_ROOT", str(BASE_DIR)))
 PODIUM_BASE_URL = env_str("PODIUM_BASE_URL", "http://127.0.0.1:8000")
 # Secret for presenter links; unset = one random token per talk, stored in the database.
 PODIUM_PRESENTER_TOKEN = env_str("PODIUM_PRESENTER_TOKEN")
-PODIUM_FOLLOW_MAX_SLIDE = env_int("PODIUM_FOLLOW_MAX_SLIDE", 10_000)
+PODIUM_SERVE_STATIC = env_bool("PODIUM_SERVE_STATIC", default=True)

@@ -8,12 +8,14 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.routing import ChannelNameRouter, ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from config.routing import websocket_urlpatterns  # noqa: E402
+from sandbox.groups import WORKER_CHANNEL  # noqa: E402
+from sandbox.worker import SandboxWorker  # noqa: E402
 
 # Embedded use serves /static/ from the app itself; a big deployment sets
 # PODIUM_SERVE_STATIC=0 and lets a web server serve `collectstatic` output.
@@ -23,5 +25,7 @@ application = ProtocolTypeRouter(
     {
         "http": http_app,
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # `manage.py runworker sandbox-runs`: the runs web processes hand over (see sandbox/worker.py).
+        "channel": ChannelNameRouter({WORKER_CHANNEL: SandboxWorker.as_asgi()}),
     }
 )

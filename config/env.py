@@ -64,7 +64,16 @@ def database_from_url(url: str) -> dict:
         # sqlite:///relative.db -> "relative.db"; sqlite:////abs/path.db -> "/abs/path.db"
         path = unquote(url.split("://", 1)[1].split("?", 1)[0])
         path = path[1:] if path.startswith("/") else path
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": path or ":memory:"}
+        # WAL lets the follow/run consumers read while a write commits; IMMEDIATE avoids
+        # "database is locked" when two async writers upgrade their locks at once.
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": path or ":memory:",
+            "OPTIONS": {
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "transaction_mode": "IMMEDIATE",
+            },
+        }
     if scheme in {"mysql", "mariadb"}:
         options = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
         options.setdefault("charset", "utf8mb4")

@@ -1,5 +1,6 @@
 """Websocket routes of every app, gathered in one list."""
 
 from deck.routing import websocket_urlpatterns as deck_websockets
+from sandbox.routing import websocket_urlpatterns as sandbox_websockets
 
-websocket_urlpatterns = [*deck_websockets]
+websocket_urlpatterns = [*deck_websockets, *sandbox_websockets]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import database_from_url, env_bool, env_list, env_str
+from config.env import database_from_url, env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("PODIUM_VAR_DIR", str(BASE_DIR / "var")))
@@ -136,3 +136,38 @@ PODIUM_BASE_URL = env_str("PODIUM_BASE_URL", "http://127.0.0.1:8000")
 # Secret for presenter links; unset = one random token per talk, stored in the database.
 PODIUM_PRESENTER_TOKEN = env_str("PODIUM_PRESENTER_TOKEN")
 PODIUM_SERVE_STATIC = env_bool("PODIUM_SERVE_STATIC", default=True)
+
+# --- Sandboxes (see sandbox/backends/base.py) -----------------------------------
+# "docker", "kubernetes", or a dotted path to a Backend subclass.
+PODIUM_SANDBOX_BACKEND = env_str("PODIUM_SANDBOX_BACKEND", "docker")
+# Image of the attendee's workspace (docker CLI + its own engine, kubectl, mysql client, the material).
+PODIUM_WORKSPACE_IMAGE = env_str("PODIUM_WORKSPACE_IMAGE", "podium/workspace:1")
+# How workspace containers get the rights their inner Docker engine needs:
+# "privileged" (plain --privileged), "capabilities" (the explicit set for hosts where
+# --privileged fails, see DESIGN.md), or "sysbox" (the sysbox-runc runtime, for untrusted rooms).
+PODIUM_SANDBOX_SECURITY = env_str("PODIUM_SANDBOX_SECURITY", "privileged")
+# Registry mirror the inner engines pull from ("" = the local mirror `sandbox prepare` runs on the docker bridge).
+PODIUM_REGISTRY_MIRROR = env_str("PODIUM_REGISTRY_MIRROR")
+PODIUM_REGISTRY_PORT = env_int("PODIUM_REGISTRY_PORT", 5000)
+# Limits per sandbox and per run.
+PODIUM_SANDBOX_MEMORY = env_str("PODIUM_SANDBOX_MEMORY", "2g")
+PODIUM_SANDBOX_CPUS = env_float("PODIUM_SANDBOX_CPUS", 1.0)
+PODIUM_SANDBOX_PIDS = env_int("PODIUM_SANDBOX_PIDS", 1024)
+PODIUM_SANDBOX_DISK = env_str("PODIUM_SANDBOX_DISK", "10g")
+PODIUM_RUN_TIMEOUT = env_float("PODIUM_RUN_TIMEOUT", 120.0)
+PODIUM_RUN_OUTPUT_CAP = env_int("PODIUM_RUN_OUTPUT_CAP", 1024 * 1024)
+PODIUM_RUN_CODE_MAX = env_int("PODIUM_RUN_CODE_MAX", 64 * 1024)
+PODIUM_RUNS_PER_ATTENDEE = env_int("PODIUM_RUNS_PER_ATTENDEE", 2)
+PODIUM_MAX_SANDBOXES = env_int("PODIUM_MAX_SANDBOXES", 50)
+PODIUM_SANDBOX_IDLE_TTL = env_int("PODIUM_SANDBOX_IDLE_TTL", 2 * 60 * 60)
+# The sandbox worker runs inside the web process unless a Redis channel layer lets
+# separate `manage.py runworker sandbox-runs` processes take the runs.
+PODIUM_EMBEDDED_WORKER = env_bool("PODIUM_EMBEDDED_WORKER", default=not REDIS_URL)
+
+# Container images the deck's material builds on (sandbox prepare). Official names; where no registry answers,
+# `manage.py sandbox prepare --offline` builds local stand-ins named PODIUM_STANDIN_PREFIX + the official name.
+PODIUM_PYTHON_IMAGE = env_str("PODIUM_PYTHON_IMAGE", "python:3.11-slim")
+PODIUM_MYSQL_IMAGE = env_str("PODIUM_MYSQL_IMAGE", "mysql:8")
+PODIUM_STANDIN_PREFIX = env_str("PODIUM_STANDIN_PREFIX", "podium-standin/")
+# Outside the repo: the debootstrapped Debian root filesystem is cached here so a second prepare is fast.
+PODIUM_IMAGE_CACHE_DIR = Path(env_str("PODIUM_IMAGE_CACHE_DIR", "/var/cache/podium"))

@@ -1,3 +1,9 @@
-"""Websocket routes of the deck app (filled in by the follow work)."""
+"""Websocket routes of the deck app."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from deck.consumers import FollowConsumer
+
+websocket_urlpatterns = [
+    path("ws/talks/<str:slug>/follow/", FollowConsumer.as_asgi()),
+]

@@ -1,0 +1,149 @@
+"""The follow websocket: the presenter moves a talk, every follower's screen snaps to it.
+
+Every change goes through the channel layer group of the talk, so followers on
+other worker processes (Redis layer) receive it too. Who may drive is decided
+by `deck.services.presenter_allowed`; this consumer only translates messages.
+"""
+
+from __future__ import annotations
+
+import json
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from deck.errors import DeckFileError, DeckNotFound
+from deck.groups import talk_group
+from deck.services import (
+    SlideOutOfRange,
+    presenter_allowed,
+    talk_blackout,
+    talk_get,
+    talk_goto,
+)
+
+CLOSE_NOT_FOUND = 4404
+FORBIDDEN = "Only the presenter can move this talk."
+
+
+class _NotPresenter(Exception):
+    """The connection lost (or never had) the right to drive, e.g. after a token reset."""
+
+
+class FollowConsumer(AsyncJsonWebsocketConsumer):
+    """One browser following a talk (the presenter's browser included)."""
+
+    async def connect(self) -> None:
+        self.talk_slug = self.scope["url_route"]["kwargs"]["slug"]
+        self.group = talk_group(self.talk_slug)
+        self.presenter = False
+        # Join before reading the position: a goto landing between the two is then
+        # still delivered, so a late joiner can never be left on a stale slide.
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        self.groups.append(self.group)  # websocket_disconnect leaves it for us
+        await self.accept()
+        state = await self._join_state()
+        if state is None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            self.groups.remove(self.group)
+            await self._error("not-found", f"There is no deck called {self.talk_slug!r}.")
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        self.presenter = state["presenter"]
+        await self.send_json(
+            {"type": "position", "slide": state["slide"], "live": state["live"], "presenter": self.presenter}
+        )
+        if state["blackout"]:
+            await self.send_json({"type": "blackout", "on": True})
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs) -> None:
+        # The base class would raise (and drop the socket) on a bad frame; answer it instead.
+        if text_data is None:
+            await self._error("bad-request", "Send text frames holding a JSON object.")
+            return
+        try:
+            content = json.loads(text_data)
+        except ValueError:
+            await self._error("bad-request", "That message is not valid JSON.")
+            return
+        if not isinstance(content, dict):
+            await self._error("bad-request", 'A message must be a JSON object with a "type".')
+            return
+        await self.receive_json(content)
+
+    async def receive_json(self, content: dict, **kwargs) -> None:
+        kind = content.get("type")
+        if kind == "goto":
+            await self._goto(content.get("slide"))
+        elif kind == "blackout":
+            await self._blackout(content.get("on"))
+        else:
+            await self._error("bad-request", f'Unknown message type {kind!r}: send "goto" or "blackout".')
+
+    async def talk_position(self, event: dict) -> None:
+        await self.send_json({"type": "position", "slide": event["slide"], "live": event["live"]})
+
+    async def talk_blackout(self, event: dict) -> None:
+        await self.send_json({"type": "blackout", "on": event["on"]})
+
+    async def _goto(self, slide: object) -> None:
+        if not self.presenter:
+            await self._error("forbidden", FORBIDDEN)
+            return
+        if isinstance(slide, bool) or not isinstance(slide, int):
+            await self._error("bad-request", 'A goto needs "slide": a whole number.')
+            return
+        try:
+            talk = await self._drive(talk_goto, slide=slide)
+        except SlideOutOfRange as exc:
+            await self._error("bad-request", exc.message)
+            return
+        if talk is None:
+            return
+        await self.channel_layer.group_send(
+            self.group, {"type": "talk.position", "slide": talk.current_slide, "live": talk.live}
+        )
+
+    async def _blackout(self, on: object) -> None:
+        if not self.presenter:
+            await self._error("forbidden", FORBIDDEN)
+            return
+        if not isinstance(on, bool):
+            await self._error("bad-request", 'A blackout needs "on": true or false.')
+            return
+        talk = await self._drive(talk_blackout, on=on)
+        if talk is not None:
+            await self.channel_layer.group_send(self.group, {"type": "talk.blackout", "on": talk.blackout})
+
+    async def _drive(self, service, **kwargs):
+        """Run a talk-changing service if this connection still may drive; None (after an error) if not."""
+        try:
+            return await self._drive_sync(service, **kwargs)
+        except _NotPresenter:
+            self.presenter = False
+            await self._error("forbidden", FORBIDDEN)
+        except (DeckNotFound, DeckFileError):
+            await self._error("not-found", f"The deck of talk {self.talk_slug!r} is no longer there.")
+        return None
+
+    @database_sync_to_async
+    def _drive_sync(self, service, **kwargs):
+        # Re-checked against the stored talk on every move, so resetting the token
+        # takes the wheel from a presenter that is already connected.
+        talk = talk_get(slug=self.talk_slug)
+        if not presenter_allowed(user=self.scope.get("user"), session=self.scope.get("session"), talk=talk):
+            raise _NotPresenter
+        return service(talk=talk, **kwargs)
+
+    @database_sync_to_async
+    def _join_state(self) -> dict | None:
+        try:
+            talk = talk_get(slug=self.talk_slug)
+        except (DeckNotFound, DeckFileError):
+            return None
+        # scope["session"] is lazy: reading it hits the database, hence this thread.
+        presenter = presenter_allowed(user=self.scope.get("user"), session=self.scope.get("session"), talk=talk)
+        return {"slide": talk.current_slide, "live": talk.live, "presenter": presenter, "blackout": talk.blackout}
+
+    async def _error(self, code: str, message: str) -> None:
+        await self.send_json({"type": "error", "code": code, "message": message})

@@ -77,6 +77,8 @@ class Deck:
     title: str
     slides: list[Slide]
     problems: list[Problem] = field(default_factory=list)
+    # Deck-relative image files the slides show (posix paths under the deck's folder): what the asset view may serve.
+    assets: list[str] = field(default_factory=list)
 
     def block(self, slide_number: int, index: int) -> CodeBlock | None:
         """The block at (slide, index), or None when there is no such block."""

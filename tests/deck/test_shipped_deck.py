@@ -1,0 +1,223 @@
+"""The shipped deck: `deck check` is clean, every seed slide is kept in order, the seed's mistakes are fixed.
+
+The deck shows the workshop's real files through includes, so these tests also
+catch a material file that was renamed or shortened under the deck's feet.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as etree
+from html.parser import HTMLParser
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from deck.model import Deck, Slide
+from deck.parser import deck_parse
+
+ROOT = Path(__file__).resolve().parents[2]
+DECK = ROOT / "slides" / "intro-docker-kubernetes.md"
+SEED = ROOT.parent / "shared" / "seed" / "intro-docker-kubernetes.md"
+
+# Seed titles whose typos the shipped deck fixes.
+TITLE_FIXES = {
+    "Dockers and Kubernetes": "Docker and Kubernetes",
+    "12 factors apps": "12 factor apps",
+}
+
+MATERIAL = [
+    "sample_app/app.py",
+    "sample_app/requirements.txt",
+    "sample_app/dbsetup.sql",
+    "sample_app/load-db.sh",
+    "sample_app/Dockerfile",
+    "sample_app/Dockerfile.dbinit",
+    "sample_app/docker-compose.yml",
+    "sample_app/compose.env",
+    "sample_app/run_docker",
+    "sample_app/run_compose",
+    "k8s/db-config.yaml",
+    "k8s/db-secret.yaml",
+    "k8s/mysql-service.yaml",
+    "k8s/mysql-deployment.yaml",
+]
+
+
+@pytest.fixture(scope="module")
+def deck() -> Deck:
+    return deck_parse(path=DECK, include_root=ROOT, asset_url="/decks/intro-docker-kubernetes/assets/")
+
+
+@pytest.fixture(scope="module")
+def seed() -> Deck:
+    if not SEED.is_file():
+        pytest.skip(f"the seed deck {SEED} is not on this machine (it lives in the shared folder beside the repo)")
+    return deck_parse(path=SEED, include_root=ROOT)
+
+
+def slide_titled(deck: Deck, title: str) -> Slide:
+    matches = [slide for slide in deck.slides if slide.title == title]
+    assert len(matches) == 1, f"expected one slide titled {title!r}, found {len(matches)}"
+    return matches[0]
+
+
+def seed_matches(seed: Deck, deck: Deck) -> list[tuple[Slide, Slide]]:
+    """Pair each seed slide with the shipped slide that keeps it: titles in the same order, new slides in between."""
+    pairs = []
+    shipped = iter(deck.slides)
+    for old in seed.slides:
+        title = TITLE_FIXES.get(old.title, old.title)
+        new = next((slide for slide in shipped if slide.title == title), None)
+        assert new is not None, f"seed slide {old.number} {title!r} is missing or out of order in the shipped deck"
+        pairs.append((old, new))
+    return pairs
+
+
+class SourceCollector(HTMLParser):
+    """Every `src` (and `srcset`) attribute value in a piece of HTML."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sources: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.sources += [value or "" for name, value in attrs if name in {"src", "srcset"}]
+
+
+def test_deck_check_is_clean(deck: Deck) -> None:
+    assert [str(problem) for problem in deck.problems] == []
+    out = StringIO()
+    call_command("deck", "check", str(DECK), stdout=out, stderr=out)
+
+
+def test_every_seed_slide_is_kept_in_order(seed: Deck, deck: Deck) -> None:
+    pairs = seed_matches(seed, deck)
+    assert len(pairs) == len(seed.slides)
+    for old, new in pairs:
+        assert new.is_section == old.is_section, f"slide {new.number} {new.title!r}: section slides stay section slides"
+
+
+def test_seed_presenter_notes_are_kept(seed: Deck, deck: Deck) -> None:
+    for old, new in seed_matches(seed, deck):
+        if old.notes_html.strip():
+            assert new.notes_html.strip(), f"slide {new.number} {new.title!r} lost the seed's presenter notes"
+
+
+def test_trends_notes_are_there_with_typos_fixed(deck: Deck) -> None:
+    notes = slide_titled(deck, "Technology trends for Cloud Native").notes_html
+    assert "Cattle can be replaced by any other in the herd" in notes
+    assert "assume any part will go down, but will come back up" in notes
+    assert "developed by Heroku" in notes
+
+
+def test_no_typos_left_from_the_seed() -> None:
+    text = DECK.read_text(encoding="utf-8")
+    for typo in ["dependancies", "seperate", "but but", "the heard", "likley", "compse", "Dockers and"]:
+        assert typo not in text, typo
+
+
+def test_no_removed_deployment_api_anywhere(deck: Deck) -> None:
+    assert "extensions/v1beta1" not in DECK.read_text(encoding="utf-8")
+    for slide in deck.slides:
+        assert "extensions/v1beta1" not in slide.html + slide.notes_html, slide.title
+        for block in slide.blocks:
+            assert "extensions/v1beta1" not in block.text, block.block_id
+    parts = [b for s in deck.slides for b in s.blocks if b.include == "k8s/mysql-deployment.yaml"]
+    assert "apiVersion: apps/v1" in "\n".join(block.text for block in parts)
+    assert "selector:" in "\n".join(block.text for block in parts)
+
+
+def test_requirements_block_installs_on_python3(deck: Deck) -> None:
+    blocks = [b for s in deck.slides for b in s.blocks if b.include == "sample_app/requirements.txt"]
+    assert blocks, "no slide shows sample_app/requirements.txt"
+    for block in blocks:
+        assert not re.search(r"^\s*mysql-python\b", block.text, re.IGNORECASE | re.MULTILINE), block.text
+        assert not block.runnable, "a requirements file is not something to run"
+
+
+def test_password_lives_in_a_secret(deck: Deck) -> None:
+    configmaps = slide_titled(deck, "ConfigMaps")
+    secrets = slide_titled(deck, "Secrets")
+    titles = [slide.title for slide in deck.slides]
+    assert titles.index("ConfigMaps") < titles.index("Secrets") < titles.index("Define : Mysql Deployment")
+    assert [(b.include, b.action) for b in secrets.blocks] == [("k8s/db-secret.yaml", "Apply")]
+    assert "kind: Secret" in secrets.blocks[0].text
+    config_text = "\n".join(b.text for b in configmaps.blocks)
+    assert "kind: ConfigMap" in config_text
+    assert "password" not in config_text.split("data:", 1)[1]
+    links = "\n".join(b.text for b in slide_titled(deck, "ConfigMap - Container links").blocks)
+    assert "secretKeyRef" in links
+    assert re.search(r"MYSQL_ROOT_PASSWORD\s+valueFrom:\s+secretKeyRef:", links)
+
+
+def test_every_include_shows_the_current_file(deck: Deck) -> None:
+    included = set()
+    for slide in deck.slides:
+        for block in slide.blocks:
+            if block.include is None:
+                continue
+            included.add(block.include)
+            path = ROOT / block.include
+            assert path.is_file(), f"slide {slide.number}: include {block.include} does not exist"
+            lines = path.read_text(encoding="utf-8").rstrip("\n").split("\n")
+            if "lines" in block.options:
+                first, _, last = block.options["lines"].partition("-")
+                lines = lines[int(first) - 1 : int(last or first)]
+            assert block.text.strip("\n") == "\n".join(lines).strip("\n"), f"{block.block_id} {block.include}"
+    assert set(MATERIAL) <= included, f"not shown on any slide: {sorted(set(MATERIAL) - included)}"
+
+
+def test_fragments_and_scripts_do_not_run(deck: Deck) -> None:
+    for slide in deck.slides:
+        for block in slide.blocks:
+            if "lines" in block.options:
+                assert not block.runnable, f"{block.block_id}: part of a file cannot be run or applied"
+            if block.lexer == "docker" and block.include:
+                assert block.action == "Build", block.block_id
+
+
+def test_no_image_loads_from_the_internet(deck: Deck) -> None:
+    sources = []
+    for slide in deck.slides:
+        collector = SourceCollector()
+        collector.feed(slide.html + slide.notes_html)
+        sources += collector.sources
+    remote = [src for src in sources if re.match(r"^\s*(?:[a-z][a-z0-9+.-]*:)?//", src, re.IGNORECASE)]
+    assert remote == []
+    assert any(src.endswith("images/release.svg") for src in sources), sources
+
+
+def test_release_diagram_is_a_local_svg_without_outside_references() -> None:
+    path = DECK.parent / "images" / "release.svg"
+    svg = etree.parse(path).getroot()
+    assert svg.tag == "{http://www.w3.org/2000/svg}svg"
+    text = " ".join(svg.itertext())
+    for stage in ["Build", "Release", "Run"]:
+        assert stage in text
+    hrefs = [value for element in svg.iter() for name, value in element.attrib.items() if name.endswith("href")]
+    assert all(value.startswith("#") for value in hrefs), hrefs
+    assert "12factor.net" in DECK.read_text(encoding="utf-8").split("images/release.svg", 1)[1][:300]
+
+
+def test_line_ranges_still_show_the_intended_part(deck: Deck) -> None:
+    # The material files change; a shifted range would show half a manifest.
+    def part(title: str, index: int = 0) -> list[str]:
+        lines = slide_titled(deck, title).blocks[index].text.strip("\n").split("\n")
+        return [line.strip() for line in lines]
+
+    core = [b for s in deck.slides for b in s.blocks if b.include == "sample_app/app.py"][0].text.strip("\n")
+    assert core.lstrip().startswith('@app.get("/users")'), core
+    assert "def print_ver" in core and core.rstrip().endswith('return jsonify({"status": "ok"})'), core
+    definition = part("Define : Mysql Deployment")
+    assert definition[0] == "apiVersion: apps/v1" and "kind: Deployment" in definition
+    assert definition[-1] == "environ: dev" and "spec:" not in definition
+    replicas = part("Define : Mysql Deployment - 2")
+    assert replicas[0] == "spec:" and "selector:" in replicas and "matchLabels:" in replicas
+    assert replicas[-1].startswith("version:") and "containers:" not in replicas
+    pods = part("Define : Mysql Deployment - 3")
+    assert pods[:2] == ["spec:", "containers:"] and pods[-1] == "containerPort: 3306"
+    links = part("ConfigMap - Container links")
+    assert links[0] == "env:" and links[-1] == "key: database.name"

@@ -8,6 +8,7 @@ include root (the repository), even through a symlink.
 from __future__ import annotations
 
 import re
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -65,4 +66,5 @@ def include_read(*, root: Path, relpath: str, lines: str | None = None) -> Inclu
     last = int(found.group(2) or first)
     if not 1 <= first <= last <= len(all_lines):
         return Inclusion(error=f"lines={lines} is outside {relpath}, which has {len(all_lines)} lines", path=target)
-    return Inclusion(text="\n".join(all_lines[first - 1 : last]), path=target)
+    # A range cut out of a nested body (a method, a YAML mapping) reads best flush left.
+    return Inclusion(text=textwrap.dedent("\n".join(all_lines[first - 1 : last])), path=target)

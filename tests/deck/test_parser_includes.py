@@ -121,3 +121,11 @@ def test_include_root_defaults_to_the_setting(tmp_path, settings):
     path = tmp_path / "deck.md"
     path.write_text("# T\n\n    !bash file=app/run.sh lines=6\n")
     assert deck_parse(path=path).slides[0].blocks[0].text == 'echo "done"'
+
+
+def test_a_line_range_out_of_a_nested_body_is_shown_flush_left(tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "app.py").write_text("class App:\n    def users(self):\n        return []\n\n    x = 1\n")
+    block = parse(tmp_path, "# T\n\n    !python file=app.py lines=2-3 run=false\n", root).slides[0].blocks[0]
+    assert block.text == "def users(self):\n    return []"

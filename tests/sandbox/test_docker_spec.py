@@ -1,0 +1,195 @@
+"""The DockerBackend's pure spec builders: names, labels, security flags, create kwargs, run env."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from sandbox.backends import docker_spec as spec_
+from sandbox.backends.base import RunRequest, SandboxSpec
+
+SPEC = SandboxSpec(sandbox_id="3f2a9c1e-77aa-4b1c-9d00-0123456789ab", attendee_id="att-1", talk="intro")
+LIMITS = spec_.SandboxLimits(memory="512m", cpus=1.5, pids=256, disk="1g")
+
+
+def test_names_use_the_first_twelve_characters_of_the_id():
+    names = spec_.sandbox_names(SPEC.sandbox_id)
+    assert names == spec_.SandboxNames(
+        container="podium-sb-3f2a9c1e77aa", network="podium-net-3f2a9c1e77aa", volume="podium-docker-3f2a9c1e77aa"
+    )
+
+
+def test_a_sandbox_id_without_letters_or_digits_is_refused():
+    with pytest.raises(ValueError, match="no letters or digits"):
+        spec_.sandbox_names("---")
+
+
+def test_labels_name_sandbox_attendee_and_talk():
+    assert spec_.sandbox_labels(SPEC) == {
+        "podium.sandbox": SPEC.sandbox_id,
+        "podium.attendee": "att-1",
+        "podium.talk": "intro",
+        "podium.managed": "1",
+    }
+
+
+def test_privileged_mode_is_plain_privileged():
+    assert spec_.security_host_config("privileged") == {"Privileged": True}
+
+
+def test_capabilities_mode_is_the_explicit_set_from_the_design():
+    # What `--cap-add ALL --cap-drop SYS_RESOURCE --security-opt seccomp=unconfined --security-opt
+    # apparmor=unconfined --security-opt systempaths=unconfined --cgroupns host -v /sys/fs/cgroup:...:rw`
+    # sends to the engine (the CLI turns systempaths=unconfined into empty masked/read-only path lists).
+    assert spec_.security_host_config("capabilities") == {
+        "CapAdd": ["ALL"],
+        "CapDrop": ["SYS_RESOURCE"],
+        "SecurityOpt": ["seccomp=unconfined", "apparmor=unconfined"],
+        "MaskedPaths": [],
+        "ReadonlyPaths": [],
+        "CgroupnsMode": "host",
+        "Binds": ["/sys/fs/cgroup:/sys/fs/cgroup:rw"],
+    }
+
+
+def test_sysbox_mode_uses_the_runtime_without_privilege():
+    assert spec_.security_host_config("sysbox") == {"Runtime": "sysbox-runc"}
+
+
+def test_an_unknown_security_mode_names_the_accepted_ones():
+    with pytest.raises(ValueError, match="PODIUM_SANDBOX_SECURITY='root' is not one of privileged, capabilities"):
+        spec_.security_host_config("root")
+
+
+def test_container_spec_in_capabilities_mode():
+    create = spec_.container_spec(
+        spec=SPEC,
+        image="podium/workspace:1",
+        limits=LIMITS,
+        security="capabilities",
+        registry_mirror="http://172.17.0.1:5000",
+    )
+    assert create == {
+        "image": "podium/workspace:1",
+        "name": "podium-sb-3f2a9c1e77aa",
+        "hostname": "workshop",
+        "labels": spec_.sandbox_labels(SPEC),
+        "detach": True,
+        "environment": {
+            "PODIUM_REGISTRY_MIRROR": "http://172.17.0.1:5000",
+            "PODIUM_INSECURE_REGISTRY": "172.17.0.1:5000",
+            "PODIUM_DISK_LIMIT_BYTES": str(1024**3),
+            "PODIUM_DISK_CHECK_SECONDS": "30",
+            "PODIUM_PIDS_LIMIT": "256",
+        },
+        "host_config": {
+            "Init": True,
+            "NetworkMode": "podium-net-3f2a9c1e77aa",
+            "Memory": 512 * 1024**2,
+            "MemorySwap": 512 * 1024**2,
+            "NanoCpus": 1_500_000_000,
+            "PidsLimit": 256,
+            "Binds": ["podium-docker-3f2a9c1e77aa:/var/lib/docker:rw", "/sys/fs/cgroup:/sys/fs/cgroup:rw"],
+            "CapAdd": ["ALL"],
+            "CapDrop": ["SYS_RESOURCE"],
+            "SecurityOpt": ["seccomp=unconfined", "apparmor=unconfined"],
+            "MaskedPaths": [],
+            "ReadonlyPaths": [],
+            "CgroupnsMode": "host",
+        },
+        "networking_config": {"EndpointsConfig": {"podium-net-3f2a9c1e77aa": {}}},
+    }
+
+
+def test_container_spec_in_privileged_mode_mounts_only_the_engine_volume():
+    create = spec_.container_spec(
+        spec=SPEC, image="img", limits=LIMITS, security="privileged", registry_mirror="https://mirror.example"
+    )
+    host_config = create["host_config"]
+    assert host_config["Privileged"] is True
+    assert host_config["Binds"] == ["podium-docker-3f2a9c1e77aa:/var/lib/docker:rw"]
+    assert "CapAdd" not in host_config and "CgroupnsMode" not in host_config
+    # an https mirror needs no --insecure-registry
+    assert create["environment"]["PODIUM_INSECURE_REGISTRY"] == ""
+
+
+def test_network_kwargs_give_the_sandbox_its_own_subnet():
+    assert spec_.network_kwargs(spec=SPEC, subnet="10.210.0.16/28") == {
+        "name": "podium-net-3f2a9c1e77aa",
+        "driver": "bridge",
+        "labels": spec_.sandbox_labels(SPEC),
+        "check_duplicate": True,
+        "ipam": {"Driver": "default", "Config": [{"Subnet": "10.210.0.16/28", "Gateway": "10.210.0.17"}]},
+    }
+
+
+def test_volume_kwargs():
+    assert spec_.volume_kwargs(spec=SPEC) == {
+        "name": "podium-docker-3f2a9c1e77aa",
+        "driver": "local",
+        "labels": spec_.sandbox_labels(SPEC),
+    }
+
+
+def test_subnet_candidates_skip_the_taken_ones():
+    candidates = spec_.subnet_candidates(pool="10.210.0.0/26", prefix=28, taken={"10.210.0.0/28", "10.210.0.32/28"})
+    assert candidates == ["10.210.0.16/28", "10.210.0.48/28"]
+
+
+def test_the_default_pool_holds_four_thousand_sandbox_networks():
+    assert len(spec_.subnet_candidates(taken=set())) == 4096
+
+
+@pytest.mark.parametrize(
+    ("mirror", "insecure"),
+    [
+        ("http://172.17.0.1:5000", "172.17.0.1:5000"),
+        ("172.17.0.1:5000", "172.17.0.1:5000"),
+        ("https://mirror.example", ""),
+        ("", ""),
+    ],
+)
+def test_insecure_registry_only_for_plain_http(mirror, insecure):
+    assert spec_.insecure_registry(mirror) == insecure
+
+
+def test_run_command_calls_the_runner_with_kind_and_id():
+    assert spec_.run_command(kind="shell", run_id="abc-123") == ["/usr/local/bin/podium-run", "shell", "abc-123"]
+    assert spec_.kill_command(run_id="abc-123") == ["/usr/local/bin/podium-run", "kill", "abc-123"]
+
+
+@pytest.mark.parametrize("run_id", ["../etc/passwd", "a b", "", "x" * 65, "a;rm"])
+def test_run_ids_that_could_escape_the_pidfile_folder_are_refused(run_id):
+    with pytest.raises(ValueError, match="run id"):
+        spec_.run_command(kind="shell", run_id=run_id)
+
+
+def test_an_unknown_run_kind_is_refused():
+    with pytest.raises(ValueError, match="unknown run kind 'ruby'"):
+        spec_.run_command(kind="ruby", run_id="r1")
+
+
+def test_run_environment_carries_code_and_options():
+    request = RunRequest(
+        run_id="r1", kind="build", code="FROM python:3.11-slim\n", options={"context": "sample_app", "tag": "web:1"}
+    )
+    env = spec_.run_environment(request)
+    assert env == {
+        "PODIUM_CODE_B64_000": base64.b64encode(b"FROM python:3.11-slim\n").decode(),
+        "PODIUM_OPT_CONTEXT": "sample_app",
+        "PODIUM_OPT_TAG": "web:1",
+    }
+
+
+def test_large_code_is_split_into_ordered_chunks_that_decode_back():
+    code = "".join(f"echo line {i} é\n" for i in range(20000))  # ~300 KB
+    env = spec_.run_environment(RunRequest(run_id="r1", kind="shell", code=code))
+    names = sorted(name for name in env if name.startswith("PODIUM_CODE_B64_"))
+    assert len(names) > 2
+    assert all(len(env[name]) <= spec_.ENV_CHUNK for name in names)
+    assert base64.b64decode("".join(env[name] for name in names)).decode() == code
+
+
+def test_empty_code_still_gets_one_chunk():
+    assert spec_.run_environment(RunRequest(run_id="r1", kind="shell", code="")) == {"PODIUM_CODE_B64_000": ""}

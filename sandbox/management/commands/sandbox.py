@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from sandbox.images import ImageError, image_prepare_all
+from sandbox.errors import SandboxError
+from sandbox.images import image_prepare_all
+from sandbox.registry import registry_ensure, registry_fill
+from sandbox.workspace.build import workspace_image_build
 
 
 class Command(BaseCommand):
@@ -21,7 +24,7 @@ class Command(BaseCommand):
         subcommands = parser.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
         prepare = subcommands.add_parser(
             "prepare",
-            help="pull the deck's base images, or build local stand-ins where no registry answers",
+            help="get the base images (pulled, or local stand-ins), the workspace image and the registry mirror ready",
             description="Make sure the base images of the workshop material (settings PODIUM_PYTHON_IMAGE, "
             "PODIUM_MYSQL_IMAGE) are in the Docker engine: keep what is there, pull from a registry when one "
             "answers, else build local stand-ins (debootstrap + docker import + docker build; needs root once).",
@@ -35,12 +38,18 @@ class Command(BaseCommand):
         getattr(self, "handle_" + subcommand.replace("-", "_"))(**options)
 
     def handle_prepare(self, *, offline: bool, force: bool, **options) -> None:
+        # Base images first (the workspace builds on the Debian one), then the attendees'
+        # workspace image, then the mirror their inner engines pull the base images from.
         try:
             choices = image_prepare_all(offline=offline, force=force, progress=self._progress)
-        except ImageError as error:
+            workspace_image_build(progress=self._progress, force=force)
+            mirror = registry_ensure(progress=self._progress)
+            registry_fill(progress=self._progress)
+        except SandboxError as error:
             raise CommandError(str(error)) from None
         args = " ".join(f"--build-arg {choice.role.upper()}_IMAGE={choice.image}" for choice in choices)
         self.stdout.write(self.style.SUCCESS(f"Images ready. The material builds with: {args}"))
+        self.stdout.write(self.style.SUCCESS(f"Workspace image ready; inner engines pull through {mirror}."))
 
     def _progress(self, line: str) -> None:
         self.stdout.write(line)

@@ -17,6 +17,9 @@ scripts/services-up.sh
 scripts/docker-up.sh
 say "preparing workshop images (built locally when no registry answers)"
 .venv/bin/python manage.py sandbox prepare
+PODIUM_SANDBOX_SECURITY=$(scripts/sandbox-security.sh)
+export PODIUM_SANDBOX_SECURITY
+say "sandbox security mode: $PODIUM_SANDBOX_SECURITY"
 
 say "ruff"
 .venv/bin/ruff check .

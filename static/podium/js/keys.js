@@ -1,0 +1,47 @@
+// Which move a key press asks for, shared by the audience and presenter views.
+
+/** True when the key goes to a text field (typing a slide number must not also move the slide). */
+export function isTyping(target) {
+  if (!target || !(target instanceof Element)) return false;
+  return target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName);
+}
+
+/** True when Space/Enter would press a focused button or follow a link: let the browser do that. */
+export function isActivation(event) {
+  const target = event.target;
+  if (!(target instanceof Element)) return false;
+  return (event.key === " " || event.key === "Enter") && target.closest("button, a[href], summary") !== null;
+}
+
+/** "next", "prev", "first", "last" or null for a keydown event. */
+export function moveFor(event) {
+  if (event.altKey || event.ctrlKey || event.metaKey) return null;
+  switch (event.key) {
+    case "ArrowRight":
+    case "ArrowDown":
+    case "PageDown":
+      return "next";
+    case "ArrowLeft":
+    case "ArrowUp":
+    case "PageUp":
+      return "prev";
+    case " ":
+    case "Spacebar":
+      return event.shiftKey ? "prev" : "next";
+    case "Home":
+      return "first";
+    case "End":
+      return "last";
+    default:
+      return null;
+  }
+}
+
+/** The slide number a move leads to from `current` in a deck of `count` slides. */
+export function targetOf(move, current, count) {
+  if (move === "next") return Math.min(count, current + 1);
+  if (move === "prev") return Math.max(1, current - 1);
+  if (move === "first") return 1;
+  if (move === "last") return count;
+  return current;
+}

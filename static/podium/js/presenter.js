@@ -1,0 +1,215 @@
+// The presenter view: current and next slide, notes, timer, clock; every move drives the followers.
+
+import { openDialog, toggleDialog, wireDialog } from "./dialogs.js";
+import { FollowSocket } from "./follow.js";
+import { isActivation, isTyping, moveFor, targetOf } from "./keys.js";
+import { SlideShow, slideInHash } from "./slideshow.js";
+import { fitSlides, fitStage, slideCopy } from "./stage.js";
+import { Timer, formatElapsed } from "./timer.js";
+
+const config = JSON.parse(document.getElementById("deck-config").textContent);
+const stage = document.getElementById("stage");
+const nextStage = document.getElementById("next-stage");
+const nextEnd = document.getElementById("next-end");
+const notesScroll = document.getElementById("notes-scroll");
+const notes = Array.from(document.querySelectorAll(".notes[data-slide]"));
+const numberLabel = document.getElementById("slide-number");
+const statusLabel = document.getElementById("status");
+const gotoForm = document.getElementById("goto-form");
+const gotoInput = document.getElementById("goto-input");
+const blackoutButton = document.getElementById("blackout-button");
+const blackoutNote = document.getElementById("blackout-note");
+const help = document.getElementById("help");
+
+const talk = {
+  canDrive: null, // unknown until the socket says
+  connected: false,
+  firstConnect: true,
+  pending: [], // gotos sent whose echo has not come back yet
+  dirty: false, // moved while the socket was down
+  blackout: Boolean(config.talk.blackout),
+};
+let socket = null;
+
+function showStatus() {
+  let text;
+  if (!talk.connected) text = talk.canDrive === null ? "Connecting…" : "Offline — reconnecting…";
+  else if (talk.canDrive) text = "Live — the audience follows";
+  else text = "View only — this browser may not move the talk";
+  statusLabel.textContent = text;
+  statusLabel.dataset.state = !talk.connected ? "offline" : talk.canDrive ? "live" : "view-only";
+}
+
+function sendGoto(number) {
+  if (talk.canDrive && socket && socket.send({ type: "goto", slide: number })) talk.pending.push(number);
+  else talk.dirty = true;
+}
+
+function slideChanged(number, previous, source) {
+  numberLabel.textContent = `${number} / ${show.count}`;
+  gotoInput.placeholder = String(number);
+  for (const block of notes) block.hidden = Number(block.dataset.slide) !== number;
+  notesScroll.scrollTop = 0;
+  nextStage.replaceChildren();
+  const next = show.slide(number + 1);
+  if (next) nextStage.append(slideCopy(next));
+  nextEnd.hidden = Boolean(next);
+  nextStage.hidden = !next;
+  if (source === "user") sendGoto(number);
+}
+
+const show = new SlideShow(stage, { onChange: slideChanged });
+fitStage(document.getElementById("viewport"), stage);
+fitStage(document.getElementById("next-viewport"), nextStage);
+fitSlides(show.slides);
+
+function move(kind) {
+  show.go(targetOf(kind, show.current, show.count), { source: "user" });
+}
+
+function showBlackout() {
+  blackoutButton.setAttribute("aria-pressed", String(talk.blackout));
+  blackoutButton.textContent = talk.blackout ? "Show slide" : "Black out";
+  blackoutNote.hidden = !talk.blackout;
+}
+
+function toggleBlackout() {
+  const on = !talk.blackout;
+  if (socket && talk.canDrive && socket.send({ type: "blackout", on })) {
+    talk.blackout = on; // the broadcast confirms it
+    showBlackout();
+  }
+}
+
+// Timer and clock.
+const timer = new Timer(`podium.timer.${config.slug}`);
+const elapsedLabel = document.getElementById("elapsed");
+const clockLabel = document.getElementById("clock");
+const clockFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+function tick() {
+  elapsedLabel.textContent = formatElapsed(timer.elapsed());
+  elapsedLabel.classList.toggle("running", timer.running);
+  clockLabel.textContent = clockFormat.format(new Date());
+}
+document.getElementById("timer-start").addEventListener("click", () => {
+  timer.start();
+  tick();
+});
+document.getElementById("timer-pause").addEventListener("click", () => {
+  timer.pause();
+  tick();
+});
+document.getElementById("timer-reset").addEventListener("click", () => {
+  timer.reset();
+  tick();
+});
+tick();
+window.setInterval(tick, 500);
+
+gotoForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const number = gotoInput.valueAsNumber;
+  if (Number.isInteger(number) && number >= 1 && number <= show.count) {
+    show.go(number, { source: "user" });
+    gotoInput.value = "";
+    gotoInput.blur();
+  } else {
+    gotoInput.setCustomValidity(`Type a slide number from 1 to ${show.count}.`);
+    gotoInput.reportValidity();
+  }
+});
+gotoInput.addEventListener("input", () => gotoInput.setCustomValidity(""));
+gotoInput.addEventListener("keydown", (event) => {
+  if (event.key === "Escape") gotoInput.blur();
+});
+blackoutButton.addEventListener("click", toggleBlackout);
+wireDialog(help);
+for (const button of document.querySelectorAll("[data-action='help']")) {
+  button.addEventListener("click", () => toggleDialog(help));
+}
+
+document.addEventListener("keydown", (event) => {
+  if (event.defaultPrevented) return;
+  const dialog = openDialog();
+  if (dialog) {
+    if (event.key === "Escape" || event.key === "?" || event.key === "h") {
+      event.preventDefault();
+      dialog.close();
+    }
+    return;
+  }
+  if (isTyping(event.target) || isActivation(event)) return;
+  const kind = moveFor(event);
+  if (kind) {
+    event.preventDefault();
+    move(kind);
+    return;
+  }
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
+  const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
+  const handlers = {
+    b: toggleBlackout,
+    ".": toggleBlackout,
+    g: () => gotoInput.focus(),
+    "?": () => toggleDialog(help),
+    h: () => toggleDialog(help),
+  };
+  if (key in handlers) {
+    event.preventDefault();
+    handlers[key]();
+  }
+});
+
+function joined(message) {
+  // The first message of every connection: where the talk is, and whether this browser may drive it.
+  talk.canDrive = Boolean(message.presenter);
+  talk.pending = [];
+  if (!talk.canDrive) {
+    show.go(message.slide, { source: "remote" });
+  } else if (talk.firstConnect && !hashGiven) {
+    show.go(message.slide, { source: "remote" });
+    if (!message.live) sendGoto(show.current); // opening the presenter view starts the talk
+  } else if (talk.dirty || !message.live || message.slide !== show.current) {
+    sendGoto(show.current); // this screen is where the presenter is: the talk catches up
+  }
+  talk.dirty = false;
+  talk.firstConnect = false;
+}
+
+function moved(message) {
+  const index = talk.pending.indexOf(message.slide);
+  if (index !== -1) {
+    talk.pending.splice(0, index + 1); // our own move coming back
+    return;
+  }
+  // Another presenter window moved the talk: keep both screens together.
+  if (talk.pending.length === 0) show.go(message.slide, { source: "remote" });
+}
+
+const hashGiven = slideInHash() !== null;
+show.go(slideInHash() ?? config.talk.slide, { source: "start", history: "replace" });
+show.hideOthers();
+showBlackout();
+showStatus();
+
+socket = new FollowSocket(config.followUrl, {
+  onStatus(state) {
+    talk.connected = state === "open";
+    showStatus();
+  },
+  onMessage(message) {
+    if (message.type === "position" && Number.isInteger(message.slide)) {
+      if ("presenter" in message) joined(message);
+      else moved(message);
+      showStatus();
+    } else if (message.type === "blackout") {
+      talk.blackout = Boolean(message.on);
+      showBlackout();
+    } else if (message.type === "error") {
+      talk.pending = [];
+      if (message.code === "forbidden") talk.canDrive = false;
+      showStatus();
+      statusLabel.textContent = message.message;
+    }
+  },
+});

@@ -1,0 +1,222 @@
+"""A real Podium (daphne in a subprocess) and Debian's headless Chromium driven through Playwright.
+
+The server runs the real ASGI app on a free loopback port with its own SQLite
+file and slides folder, so the browser tests see exactly what an attendee sees:
+HTTP pages, static files and the follow websocket. Chromium is /usr/bin/chromium
+(never a downloaded browser); every request that would leave the machine is
+aborted and recorded, so a test can assert that nothing loads from the internet.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PYTHON = ROOT / ".venv" / "bin" / "python"
+DAPHNE = ROOT / ".venv" / "bin" / "daphne"
+SHIPPED_DECK = ROOT / "slides" / "intro-docker-kubernetes.md"
+SEED_DECK = Path("/work/shared/seed/intro-docker-kubernetes.md")
+SLUG = "intro-docker-kubernetes"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+LAPTOP = {"width": 1366, "height": 768}
+
+
+@dataclass
+class PodiumServer:
+    """The daphne process, where it listens, and the presenter link `manage.py talk link` printed for it."""
+
+    port: int
+    env: dict
+    log: Path
+    slug: str
+    presenter_link: str = ""
+    slides_dir: Path = ROOT
+    process: subprocess.Popen | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}{path}"
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [str(DAPHNE), "-b", "127.0.0.1", "-p", str(self.port), "config.asgi:application"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        _wait_until_serving(self.url("/"), self.process, self.log)
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def restart(self) -> None:
+        """Stop and start again on the same port: every websocket drops, the database stays."""
+        self.stop()
+        self.start()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _slides_folder(tmp: Path) -> Path:
+    """The shipped slides/ folder once the deck is there; until then the seed deck in a folder of its own."""
+    if SHIPPED_DECK.exists():
+        return SHIPPED_DECK.parent
+    folder = tmp / "slides"
+    folder.mkdir()
+    shutil.copy(SEED_DECK, folder / SEED_DECK.name)
+    return folder
+
+
+def _manage(env: dict, *args: str) -> str:
+    result = subprocess.run(
+        [str(PYTHON), "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+def _wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"daphne exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback test server
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"daphne did not answer {url} within 60 s:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def podium_server(tmp_path_factory) -> Iterator[PodiumServer]:
+    """daphne serving config.asgi on a free port, with a fresh SQLite database and the deck folder."""
+    tmp = tmp_path_factory.mktemp("podium-live")
+    database = Path("/tmp") / f"podium-browser-{uuid.uuid4().hex}.sqlite3"
+    slides = _slides_folder(tmp)
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "REDIS_URL", "PODIUM_PRESENTER_TOKEN", "DJANGO_SETTINGS_MODULE"}
+    }
+    env.update(
+        {
+            "DATABASE_URL": f"sqlite:///{database}",
+            "PODIUM_SLIDES_DIR": str(slides),
+            "PODIUM_VAR_DIR": str(tmp / "var"),
+            "PODIUM_SERVE_STATIC": "1",
+            "PODIUM_ENV": "test",
+            "DEBUG": "1",
+        }
+    )
+    port = _free_port()
+    _manage(env, "migrate", "--noinput", "-v", "0")
+    printed = _manage(env, "talk", "link", SLUG, "--base-url", f"http://127.0.0.1:{port}")
+    match = re.search(r"Presenter:\s*(\S+)", printed)
+    assert match, f"`manage.py talk link` printed no presenter link:\n{printed}"
+    server = PodiumServer(
+        port=port, env=env, log=tmp / "daphne.log", slug=SLUG, presenter_link=match.group(1), slides_dir=slides
+    )
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        for path in database.parent.glob(database.name + "*"):
+            path.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator:
+    """Debian's Chromium, headless, launched once for the whole session."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@dataclass
+class Watch:
+    """What the pages of one test did that they should not: requests off the machine, script errors."""
+
+    offsite: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def watch() -> Watch:
+    return Watch()
+
+
+@pytest.fixture
+def new_page(chromium, watch: Watch) -> Iterator:
+    """Factory of pages, each in its own browser context (its own cookies: one person per page)."""
+    contexts = []
+
+    def make(viewport: dict | None = None, **options):
+        context = chromium.new_context(viewport=viewport or LAPTOP, **options)
+        context.set_default_timeout(10_000)
+
+        def route(route):
+            host = urlparse(route.request.url).hostname
+            if host in {"127.0.0.1", "localhost"} or route.request.url.startswith("data:"):
+                route.continue_()
+            else:
+                watch.offsite.append(route.request.url)
+                route.abort()
+
+        context.route("**/*", route)
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda error: watch.errors.append(f"{page.url}: {error}"))
+        page.on(
+            "console", lambda message: message.type == "error" and watch.errors.append(f"{page.url}: {message.text}")
+        )
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()

@@ -69,7 +69,10 @@ def main() -> None:
     if problem:
         sys.exit(problem)
     client = backend._engine()
-    figures: dict[str, object] = {"security": os.environ.get("PODIUM_SANDBOX_SECURITY", "privileged")}
+    figures: dict[str, object] = {
+        "security": os.environ.get("PODIUM_SANDBOX_SECURITY", "privileged"),
+        "load_avg_before": [round(value, 2) for value in os.getloadavg()],
+    }
     states: list[dict] = []
     try:
         creates = []
@@ -78,7 +81,7 @@ def main() -> None:
             started = time.perf_counter()
             states.append(backend.ensure(spec=spec, state={}, progress=lambda message: None))
             creates.append(time.perf_counter() - started)
-            print(f"create {len(creates)}: {creates[-1]:.2f} s", flush=True)
+            print(f"create {len(creates)}: {creates[-1]:.2f} s", file=sys.stderr, flush=True)
         figures["create_s_p50"] = round(percentile(creates, 0.5), 3)
         figures["create_s_max"] = round(max(creates), 3)
 
@@ -133,6 +136,7 @@ def main() -> None:
         figures["image_mb"] = round(client.images.get(tag).attrs["Size"] / 1e6)
         figures["image"] = settings.PODIUM_WORKSPACE_IMAGE
         client.images.remove(tag)
+    figures["load_avg_after"] = [round(value, 2) for value in os.getloadavg()]
     print(json.dumps(figures))
 
 

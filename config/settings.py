@@ -142,6 +142,8 @@ PODIUM_SERVE_STATIC = env_bool("PODIUM_SERVE_STATIC", default=True)
 # --- Sandboxes (see sandbox/backends/base.py) -----------------------------------
 # "docker", "kubernetes", or a dotted path to a Backend subclass.
 PODIUM_SANDBOX_BACKEND = env_str("PODIUM_SANDBOX_BACKEND", "docker")
+# Name of this install; sandboxes are labelled with it, and reconciling only touches its own.
+PODIUM_INSTANCE = env_str("PODIUM_INSTANCE", "default")
 # Image of the attendee's workspace (docker CLI + its own engine, kubectl, mysql client, the material).
 PODIUM_WORKSPACE_IMAGE = env_str("PODIUM_WORKSPACE_IMAGE", "podium/workspace:1")
 # How workspace containers get the rights their inner Docker engine needs:

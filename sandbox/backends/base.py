@@ -17,6 +17,8 @@ import abc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from django.conf import settings
+
 # What a run does, decided by the block's lexer (see deck/model.py CodeBlock.action):
 # "shell" (bash lines in the attendee's persistent shell), "python" (python -),
 # "build" (docker build of a Dockerfile text), "apply" (kubectl apply -f -), "sql" (mysql client).
@@ -30,6 +32,9 @@ class SandboxSpec:
     sandbox_id: str  # stable id of the Sandbox row (uuid hex)
     attendee_id: str
     talk: str  # the talk or deck slug
+    # Which Podium install owns it, so two installs sharing one engine or cluster never
+    # reconcile away each other's sandboxes.
+    instance: str = field(default_factory=lambda: settings.PODIUM_INSTANCE)
 
 
 @dataclass(frozen=True)

@@ -226,9 +226,10 @@ class DockerBackend(Backend):
                     client.api.remove_volume(state["volume"], force=True)
 
     def list_managed(self) -> list[ManagedSandbox]:
-        """Every sandbox with a container, network or volume labelled podium.managed=1 (leftovers of a crash too)."""
+        """Every sandbox of this install (labels podium.managed=1, podium.instance) with a container, network or
+        volume left, leftovers of a crash included."""
         client = self._engine()
-        label = {"label": f"{spec_.LABEL_MANAGED}=1"}
+        label = {"label": [f"{spec_.LABEL_MANAGED}=1", f"{spec_.LABEL_INSTANCE}={settings.PODIUM_INSTANCE}"]}
         found: dict[str, dict] = {}
         with _engine_errors("listing the sandboxes"):
             objects = [

@@ -22,6 +22,7 @@ LABEL_SANDBOX = "podium.sandbox"
 LABEL_ATTENDEE = "podium.attendee"
 LABEL_TALK = "podium.talk"
 LABEL_MANAGED = "podium.managed"
+LABEL_INSTANCE = "podium.instance"
 
 RUNNER = "/usr/local/bin/podium-run"
 READY = "/usr/local/bin/podium-ready"
@@ -73,6 +74,7 @@ def sandbox_labels(spec: SandboxSpec) -> dict[str, str]:
         LABEL_ATTENDEE: spec.attendee_id,
         LABEL_TALK: spec.talk,
         LABEL_MANAGED: "1",
+        LABEL_INSTANCE: spec.instance,
     }
 
 

@@ -586,3 +586,27 @@ def test_check_without_an_engine_says_how_to_start_one(monkeypatch, prepared):
     problem = DockerBackend().check()
     assert problem.startswith("No Docker engine answers at unix:///tmp/podium-no-engine-here.sock")
     assert "scripts/docker-up.sh" in problem
+
+
+def test_list_managed_sees_only_this_install(docker_client, base_images):
+    """Two Podium installs on one engine: reconciling one never lists (and so never removes) the other's sandboxes."""
+    mine, theirs = uuid.uuid4().hex, uuid.uuid4().hex
+    tag = f"podium.test={uuid.uuid4().hex}"
+    try:
+        for sandbox_id, instance in ((mine, "default"), (theirs, "other-install")):
+            docker_client.containers.create(
+                base_images["python"],
+                ["true"],
+                labels={
+                    "podium.managed": "1",
+                    "podium.instance": instance,
+                    "podium.sandbox": sandbox_id,
+                    tag.split("=")[0]: tag.split("=")[1],
+                },
+            )
+        with override_settings(PODIUM_INSTANCE="default"):
+            listed = {found.sandbox_id for found in DockerBackend().list_managed()}
+        assert mine in listed
+        assert theirs not in listed
+    finally:
+        docker_remove_labelled(docker_client, label=tag)

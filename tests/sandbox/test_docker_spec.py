@@ -31,6 +31,7 @@ def test_labels_name_sandbox_attendee_and_talk():
         "podium.attendee": "att-1",
         "podium.talk": "intro",
         "podium.managed": "1",
+        "podium.instance": "default",
     }
 
 

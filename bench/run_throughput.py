@@ -1,0 +1,118 @@
+"""`seq 1 2000000` streamed to a real websocket client, against raw docker SDK execs of the same command.
+
+A real daphne server (bench/_support.py) with PODIUM_RUN_OUTPUT_CAP at 32 MiB,
+so the whole 14.9 MB output streams; one attendee clicks Run on the
+`seq 1 2000000` block over /ws/decks/run-bench/runs/. A first `echo hi` run
+creates the sandbox and is not counted. Then --repeat times, interleaved in
+the same workspace container (found by its labels through the docker SDK):
+
+- `ws_*`: from sending {"type": "run"} to run.finished at the websocket
+  client, with the bytes of run.output text it received (checked complete and
+  in sequence);
+- `raw_devnull_*`: raw exec of `sh -c 'seq 1 2000000 > /dev/null'` until its
+  exit code (the command's own cost, no output moved);
+- `raw_stream_*`: raw exec of `seq 1 2000000` streamed to this SDK client
+  (exec_start stream+demux) until its exit code.
+
+Medians of the repeats; `ws_vs_raw_stream_ratio` and `ws_vs_raw_devnull_ratio`
+compare total times.
+
+    .venv/bin/python bench/run_throughput.py [--repeat 3]
+
+Removes its sandbox and stops daphne at the end, also on failure. Progress on
+stderr; the last stdout line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+
+import _support as bench
+
+LINES = 2_000_000
+EXPECTED_BYTES = sum(len(str(n)) + 1 for n in range(1, LINES + 1))  # 14,888,896
+OUTPUT_CAP = 32 * 1024 * 1024
+
+
+async def measure(server: bench.BenchServer, repeat: int) -> dict:
+    session_key = await asyncio.to_thread(server.session_cookie)
+    socket_ = await server.runs_socket(session_key)
+    try:
+        attendee = await asyncio.to_thread(server.attendee_of, session_key)
+        bench.say(f"session via {server.session_via}; attendee {attendee[:12]}; first run creates the sandbox")
+        warm = await bench.run_block(socket_, bench.BLOCK_ECHO)
+        if warm.end.get("status") != "ok":
+            raise RuntimeError(f"the first run did not succeed: {warm.end}; daphne log:\n{server.log_tail()}")
+        api = bench.docker_api()
+        container = await asyncio.to_thread(bench.workspace_container, attendee_id=attendee)
+        seq = ["seq", "1", str(LINES)]
+
+        ws_s, ws_first, messages, devnull_s, stream_s = [], [], [], [], []
+        for index in range(repeat):
+            timing = await bench.run_block(socket_, bench.BLOCK_SEQ, limit_s=300)
+            if timing.end.get("status") != "ok" or timing.end.get("truncated"):
+                raise RuntimeError(f"the seq run did not stream completely: {timing.end}")
+            if timing.output_bytes != EXPECTED_BYTES or not timing.seq_ok:
+                raise RuntimeError(
+                    f"the client received {timing.output_bytes:,} bytes (expected {EXPECTED_BYTES:,}), "
+                    f"sequence numbers {'in order' if timing.seq_ok else 'OUT OF ORDER'}"
+                )
+            ws_s.append(timing.finished)
+            ws_first.append(timing.first_output)
+            messages.append(timing.messages)
+            seconds, _, code = await asyncio.to_thread(
+                bench.raw_exec_total, api, container, ["sh", "-c", f"seq 1 {LINES} > /dev/null"], stream=False
+            )
+            if code != 0:
+                raise RuntimeError(f"raw seq to /dev/null exited {code}")
+            devnull_s.append(seconds)
+            seconds, size, code = await asyncio.to_thread(bench.raw_exec_total, api, container, seq, stream=True)
+            if code != 0 or size != EXPECTED_BYTES:
+                raise RuntimeError(f"raw streamed seq exited {code} with {size:,} bytes")
+            stream_s.append(seconds)
+            bench.say(
+                f"{index + 1}/{repeat}: websocket {ws_s[-1]:.2f} s in {messages[-1]} messages, "
+                f"raw streamed {stream_s[-1]:.2f} s, raw to /dev/null {devnull_s[-1]:.2f} s"
+            )
+    finally:
+        await socket_.close()
+
+    ws, devnull, streamed = statistics.median(ws_s), statistics.median(devnull_s), statistics.median(stream_s)
+    return {
+        "repeat": repeat,
+        "bytes": EXPECTED_BYTES,
+        "session_via": server.session_via,
+        "security": bench.SECURITY,
+        "ws_total_s": round(ws, 3),
+        "ws_first_output_ms": round(statistics.median(ws_first) * 1000, 1),
+        "ws_bytes_per_s": round(EXPECTED_BYTES / ws),
+        "ws_mb_per_s": round(EXPECTED_BYTES / ws / 1e6, 2),
+        "ws_messages": round(statistics.median(messages)),
+        "raw_stream_total_s": round(streamed, 3),
+        "raw_stream_mb_per_s": round(EXPECTED_BYTES / streamed / 1e6, 2),
+        "raw_devnull_total_s": round(devnull, 3),
+        "ws_vs_raw_stream_ratio": round(ws / streamed, 2),
+        "ws_vs_raw_devnull_ratio": round(ws / devnull, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="measured rounds (default 3)")
+    args = parser.parse_args()
+    if not 1 <= args.repeat <= 20:
+        sys.exit("bench: --repeat must be between 1 and 20")
+    load_before = bench.load_average()
+    with bench.BenchServer(extra_env={"PODIUM_RUN_OUTPUT_CAP": str(OUTPUT_CAP)}) as server:
+        figures = asyncio.run(measure(server, args.repeat))
+    figures["load_avg_before"] = load_before
+    figures["load_avg_after"] = bench.load_average()
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

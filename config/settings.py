@@ -8,6 +8,7 @@ PODIUM_* variables switch to MariaDB, Redis and separate workers.
 from __future__ import annotations
 
 import secrets
+import sys
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -17,7 +18,9 @@ from config.env import database_from_url, env_bool, env_float, env_int, env_list
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("PODIUM_VAR_DIR", str(BASE_DIR / "var")))
 
-PODIUM_ENV = env_str("PODIUM_ENV", "development")
+# Under pytest the environment defaults to "test": test doubles are allowed and the
+# sandboxes tests create are labelled apart from a development install's.
+PODIUM_ENV = env_str("PODIUM_ENV", "test" if "pytest" in sys.modules else "development")
 if PODIUM_ENV not in {"development", "production", "test"}:
     raise ImproperlyConfigured(f"PODIUM_ENV={PODIUM_ENV!r} must be development, production or test")
 PRODUCTION = PODIUM_ENV == "production"
@@ -143,7 +146,7 @@ PODIUM_SERVE_STATIC = env_bool("PODIUM_SERVE_STATIC", default=True)
 # "docker", "kubernetes", or a dotted path to a Backend subclass.
 PODIUM_SANDBOX_BACKEND = env_str("PODIUM_SANDBOX_BACKEND", "docker")
 # Name of this install; sandboxes are labelled with it, and reconciling only touches its own.
-PODIUM_INSTANCE = env_str("PODIUM_INSTANCE", "default")
+PODIUM_INSTANCE = env_str("PODIUM_INSTANCE", "test" if PODIUM_ENV == "test" else "default")
 # Image of the attendee's workspace (docker CLI + its own engine, kubectl, mysql client, the material).
 PODIUM_WORKSPACE_IMAGE = env_str("PODIUM_WORKSPACE_IMAGE", "podium/workspace:1")
 # How workspace containers get the rights their inner Docker engine needs:

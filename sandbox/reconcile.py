@@ -3,7 +3,7 @@
 A sandbox whose container vanished is marked gone (the next run creates it
 again), a sandbox no row knows is destroyed, and runs that a dead process
 left queued or running end with an error saying so. `sandbox_reconcile` runs
-at worker start and from `manage.py sandbox_reconcile`; an embedded server
+at worker start and from `manage.py sandbox reconcile`; an embedded server
 (the only executor of its runs) ends the runs of its predecessor on its first
 connection.
 """

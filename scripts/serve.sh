@@ -20,6 +20,8 @@ else
     say "no Docker engine: the deck is served, Run buttons will say what is missing"
 fi
 .venv/bin/python manage.py migrate --noinput -v 0
+# Sandboxes of an earlier run of this server: keep what still exists, remove orphans.
+.venv/bin/python manage.py sandbox reconcile || true
 for deck in slides/*.md; do
     slug=$(basename "$deck" .md)
     .venv/bin/python manage.py talk link "$slug" --base-url "http://$HOST:$PORT"

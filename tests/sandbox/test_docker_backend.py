@@ -593,7 +593,7 @@ def test_list_managed_sees_only_this_install(docker_client, base_images):
     mine, theirs = uuid.uuid4().hex, uuid.uuid4().hex
     tag = f"podium.test={uuid.uuid4().hex}"
     try:
-        for sandbox_id, instance in ((mine, "default"), (theirs, "other-install")):
+        for sandbox_id, instance in ((mine, "this-install"), (theirs, "other-install")):
             docker_client.containers.create(
                 base_images["python"],
                 ["true"],
@@ -604,7 +604,7 @@ def test_list_managed_sees_only_this_install(docker_client, base_images):
                     tag.split("=")[0]: tag.split("=")[1],
                 },
             )
-        with override_settings(PODIUM_INSTANCE="default"):
+        with override_settings(PODIUM_INSTANCE="this-install"):
             listed = {found.sandbox_id for found in DockerBackend().list_managed()}
         assert mine in listed
         assert theirs not in listed

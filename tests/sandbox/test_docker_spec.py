@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
+from django.conf import settings
 
 from sandbox.backends import docker_spec as spec_
 from sandbox.backends.base import RunRequest, SandboxSpec
@@ -31,7 +32,7 @@ def test_labels_name_sandbox_attendee_and_talk():
         "podium.attendee": "att-1",
         "podium.talk": "intro",
         "podium.managed": "1",
-        "podium.instance": "default",
+        "podium.instance": settings.PODIUM_INSTANCE,
     }
 
 

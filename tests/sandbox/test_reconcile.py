@@ -108,7 +108,7 @@ def test_the_reconcile_command_says_what_it_did(local_backend):  # noqa: F811
     shutil.rmtree(vanished.state["path"])
     orphan(local_backend)
     out = StringIO()
-    call_command("sandbox_reconcile", stdout=out)
+    call_command("sandbox", "reconcile", stdout=out)
     assert out.getvalue().strip() == "1 sandbox(es) marked gone, 1 orphan(s) removed, 0 interrupted run(s) ended."
 
 

@@ -1,16 +1,22 @@
 """`manage.py sandbox SUBCOMMAND`: operator tasks for the per-attendee sandboxes.
 
-`sandbox prepare [--offline] [--force]` puts the images the deck's material builds on into the Docker engine.
+`sandbox prepare [--offline] [--force]` gets the images ready (base images, workspace, registry mirror);
+`sandbox reconcile` makes rows and backend agree after a restart; `sandbox cull` reaps idle sandboxes.
 Each subcommand is a parser in `add_arguments` and a `handle_<name>` method (dashes become underscores),
 so later ones (`cull`, `kind-up`) slot in beside it.
 """
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+import time
 
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
+
+from sandbox.cull import sandbox_cull
 from sandbox.errors import SandboxError
 from sandbox.images import image_prepare_all
+from sandbox.reconcile import sandbox_reconcile
 from sandbox.registry import registry_ensure, registry_fill
 from sandbox.workspace.build import workspace_image_build
 
@@ -34,8 +40,26 @@ class Command(BaseCommand):
             "--force", action="store_true", help="pull or rebuild even when the images exist (re-runs debootstrap)"
         )
 
+        subcommands.add_parser(
+            "reconcile",
+            help="make sandbox rows and the backend agree again (run it after a restart)",
+            description="Mark sandboxes whose container vanished as gone (created again on the next run), remove "
+            "sandboxes of this install that no row knows, and end runs a stopped server left running.",
+        )
+        cull = subcommands.add_parser(
+            "cull",
+            help="destroy sandboxes nobody used for a while (PODIUM_SANDBOX_IDLE_TTL)",
+            description="Destroy every sandbox with no run for --idle seconds and none running now. The attendee's "
+            "runs are kept; their next run creates a fresh sandbox. With --every, keep culling at that interval.",
+        )
+        cull.add_argument("--idle", type=int, default=None, help="idle seconds (default PODIUM_SANDBOX_IDLE_TTL)")
+        cull.add_argument("--every", type=int, default=0, help="repeat every N seconds until stopped (0 = once)")
+
     def handle(self, *args, subcommand: str, **options) -> None:
-        getattr(self, "handle_" + subcommand.replace("-", "_"))(**options)
+        try:
+            getattr(self, "handle_" + subcommand.replace("-", "_"))(**options)
+        except DatabaseError as error:
+            raise CommandError(f"The database is not ready ({error}); run `manage.py migrate` first.") from None
 
     def handle_prepare(self, *, offline: bool, force: bool, **options) -> None:
         # Base images first (the workspace builds on the Debian one), then the attendees'
@@ -50,6 +74,32 @@ class Command(BaseCommand):
         args = " ".join(f"--build-arg {choice.role.upper()}_IMAGE={choice.image}" for choice in choices)
         self.stdout.write(self.style.SUCCESS(f"Images ready. The material builds with: {args}"))
         self.stdout.write(self.style.SUCCESS(f"Workspace image ready; inner engines pull through {mirror}."))
+
+    def handle_reconcile(self, **options) -> None:
+        try:
+            report = sandbox_reconcile()
+        except SandboxError as error:
+            raise CommandError(error.user_message) from None
+        if report.skipped:
+            self.stdout.write(self.style.WARNING(f"Sandboxes not checked: {report.skipped}"))
+        self.stdout.write(
+            f"{len(report.gone)} sandbox(es) marked gone, {len(report.removed)} orphan(s) removed, "
+            f"{len(report.interrupted)} interrupted run(s) ended."
+        )
+
+    def handle_cull(self, *, idle: int | None, every: int, **options) -> None:
+        while True:
+            try:
+                report = sandbox_cull(idle_seconds=idle)
+            except SandboxError as error:
+                raise CommandError(error.user_message) from None
+            for sandbox_id, reason in report.failed.items():
+                self.stderr.write(f"sandbox {sandbox_id[:12]} could not be removed: {reason}")
+            self.stdout.write(f"{len(report.culled)} idle sandbox(es) removed.")
+            self.stdout.flush()
+            if every <= 0:
+                return
+            time.sleep(every)
 
     def _progress(self, line: str) -> None:
         self.stdout.write(line)

@@ -1,0 +1,56 @@
+"""Idle reaping: sandboxes nobody used for a while are destroyed (JupyterHub's idle culler is the model).
+
+Lifecycle policy lives here, apart from the backends: the policy is "no run
+for PODIUM_SANDBOX_IDLE_TTL seconds and none running now". A culled sandbox's
+row is marked gone, so the attendee's next run creates a fresh one; their runs
+and outputs stay in the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from sandbox.backends import backend_get
+from sandbox.backends.base import Backend
+from sandbox.errors import SandboxError
+from sandbox.models import Run, Sandbox
+
+
+@dataclass
+class CullReport:
+    """Which sandboxes were destroyed, and which could not be (with the reason)."""
+
+    culled: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def sandboxes_idle(*, idle_seconds: int | None = None) -> list[Sandbox]:
+    """Sandboxes unused for `idle_seconds` (default PODIUM_SANDBOX_IDLE_TTL) with no run queued or running."""
+    ttl = settings.PODIUM_SANDBOX_IDLE_TTL if idle_seconds is None else idle_seconds
+    cutoff = timezone.now() - timedelta(seconds=ttl)
+    busy = Run.objects.filter(status__in=[Run.Status.QUEUED, Run.Status.RUNNING]).values("sandbox_id")
+    return list(
+        Sandbox.objects.filter(last_used_at__lt=cutoff)
+        .exclude(status=Sandbox.Status.GONE)
+        .exclude(id__in=busy)
+        .select_related("attendee")
+    )
+
+
+def sandbox_cull(*, idle_seconds: int | None = None, backend: Backend | None = None) -> CullReport:
+    """Destroy every idle sandbox (blocking: call it in a thread) and mark its row gone."""
+    backend = backend or backend_get()
+    report = CullReport()
+    for sandbox in sandboxes_idle(idle_seconds=idle_seconds):
+        try:
+            backend.destroy(state=sandbox.state)
+        except SandboxError as error:
+            report.failed[sandbox.id.hex] = str(error)
+            continue
+        Sandbox.objects.filter(id=sandbox.id).update(status=Sandbox.Status.GONE, state={})
+        report.culled.append(sandbox.id.hex)
+    return report

@@ -26,5 +26,9 @@ for deck in slides/*.md; do
     slug=$(basename "$deck" .md)
     .venv/bin/python manage.py talk link "$slug" --base-url "http://$HOST:$PORT"
 done
+# Idle sandboxes are reaped every 5 minutes (PODIUM_SANDBOX_IDLE_TTL), for as long as the server runs.
+.venv/bin/python manage.py sandbox cull --every 300 >var/cull.log 2>&1 &
+culler=$!
+trap 'kill $culler 2>/dev/null' EXIT
 say "serving on http://$HOST:$PORT  (Ctrl+C stops)"
-exec .venv/bin/daphne -b "$HOST" -p "$PORT" config.asgi:application
+.venv/bin/daphne -b "$HOST" -p "$PORT" config.asgi:application

@@ -12,3 +12,15 @@ lint:
 
 format:
 	.venv/bin/ruff format . && .venv/bin/ruff check --fix .
+
+# The test Kubernetes cluster (tests/cluster/README.md); needs root.
+.PHONY: cluster-build cluster-up cluster-down
+
+cluster-build:  ## build the cluster's Kubernetes 1.20.2 binaries from Debian's source (once per machine)
+	tests/cluster/build.sh
+
+cluster-up:  ## start the one-node test cluster (builds first if needed); prints the kubeconfig path
+	tests/cluster/up.sh
+
+cluster-down:  ## stop the test cluster and remove its pods' containers
+	tests/cluster/down.sh

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian machine or a developer's:
 #   1. install what the tests need and start the servers they talk to
-#      (MariaDB, Redis, a Docker engine, the workshop's base images);
+#      (MariaDB, Redis, a Docker engine, the workshop's images, the test
+#      Kubernetes cluster);
 #   2. ruff;
 #   3. pytest on the embedded defaults (SQLite, in-memory channel layer);
 #   4. pytest again on MariaDB + the Redis channel layer (everything but the
@@ -20,6 +21,17 @@ say "preparing workshop images (built locally when no registry answers)"
 PODIUM_SANDBOX_SECURITY=$(scripts/sandbox-security.sh)
 export PODIUM_SANDBOX_SECURITY
 say "sandbox security mode: $PODIUM_SANDBOX_SECURITY"
+
+say "test Kubernetes cluster (built from Debian's source once per machine; see tests/cluster/README.md)"
+cluster_started=0
+if ! tests/cluster/up.sh --check >/dev/null 2>&1; then
+    tests/cluster/up.sh
+    cluster_started=1
+fi
+# shellcheck disable=SC2317  # called by the trap
+cluster_stop() { if [[ $cluster_started == 1 ]]; then tests/cluster/down.sh >/dev/null 2>&1 || true; fi; }
+trap cluster_stop EXIT
+export PODIUM_CLUSTER_KEEP=1
 
 say "ruff"
 .venv/bin/ruff check .

@@ -119,6 +119,10 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Browser packages from npm (package.json; scripts/setup.sh installs them). Without them Podium still
+# serves, and the run output falls back to plain text with a note saying how to install the terminal.
+if (BASE_DIR / "node_modules" / "@xterm").is_dir():
+    STATICFILES_DIRS.append(("vendor/xterm", BASE_DIR / "node_modules" / "@xterm"))
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 
 LOGIN_URL = "/admin/login/"
@@ -178,3 +182,25 @@ PODIUM_MYSQL_IMAGE = env_str("PODIUM_MYSQL_IMAGE", "mysql:8")
 PODIUM_STANDIN_PREFIX = env_str("PODIUM_STANDIN_PREFIX", "podium-standin/")
 # Outside the repo: the debootstrapped Debian root filesystem is cached here so a second prepare is fast.
 PODIUM_IMAGE_CACHE_DIR = Path(env_str("PODIUM_IMAGE_CACHE_DIR", "/var/cache/podium"))
+
+# --- Kubernetes (sandbox/kube_access.py, sandbox/backends/kubernetes.py) ----------
+# The cluster attendees get a namespace on: a kubeconfig path, or "in-cluster" when Podium runs in a pod.
+# "" = no cluster: the Kubernetes backend cannot start and Docker workspaces get no kubeconfig. Tests
+# never pick up a stray KUBECONFIG: they set PODIUM_KUBECONFIG themselves.
+PODIUM_KUBECONFIG = env_str("PODIUM_KUBECONFIG", "" if PODIUM_ENV == "test" else env_str("KUBECONFIG"))
+PODIUM_K8S_CONTEXT = env_str("PODIUM_K8S_CONTEXT")  # "" = the kubeconfig's current context
+# The API server as workspaces reach it ("" = the kubeconfig's own address), e.g. https://172.17.0.1:6443
+# when the kubeconfig says 127.0.0.1, which a Docker workspace cannot reach.
+PODIUM_K8S_SERVER = env_str("PODIUM_K8S_SERVER")
+PODIUM_K8S_NAMESPACE_PREFIX = env_str("PODIUM_K8S_NAMESPACE_PREFIX", "podium-")
+# Each attendee namespace's ResourceQuota (the workspace pod counts too: with its Docker sidecar it takes
+# 2 x PODIUM_SANDBOX_CPUS and 1Gi + PODIUM_SANDBOX_MEMORY of limits) and pod count.
+PODIUM_K8S_QUOTA_CPU = env_str("PODIUM_K8S_QUOTA_CPU", "6")
+PODIUM_K8S_QUOTA_MEMORY = env_str("PODIUM_K8S_QUOTA_MEMORY", "8Gi")
+PODIUM_K8S_QUOTA_PODS = env_int("PODIUM_K8S_QUOTA_PODS", 20)
+# Seconds for a namespace and its workspace pod to be ready (or an old namespace to be gone); one API call's own.
+PODIUM_K8S_TIMEOUT = env_float("PODIUM_K8S_TIMEOUT", 180.0)
+PODIUM_K8S_API_TIMEOUT = env_float("PODIUM_K8S_API_TIMEOUT", 30.0)
+# Give the Kubernetes workspace pod a Docker engine sidecar (needs PODIUM_SANDBOX_SECURITY's rights on the cluster).
+PODIUM_K8S_DOCKER = env_bool("PODIUM_K8S_DOCKER", default=True)
+PODIUM_K8S_IMAGE_PULL_POLICY = env_str("PODIUM_K8S_IMAGE_PULL_POLICY", "IfNotPresent")

@@ -21,6 +21,7 @@ from django.views.decorators.cache import never_cache
 from deck.errors import DeckFileError, DeckNotFound
 from deck.highlight import pygments_css
 from deck.model import Deck
+from deck.run_controls import XTERM_MISSING, run_unavailable, slide_html_with_runs, terminal_assets
 from deck.selectors import deck_asset_path, deck_get, deck_list
 from deck.services import presenter_allowed, presenter_grant, talk_get_or_create
 
@@ -63,14 +64,17 @@ def _may_present(request: HttpRequest, *, slug: str) -> bool:
     return presenter_allowed(user=request.user, session=request.session, talk=talk)
 
 
-def _slide_rows(deck: Deck, *, with_notes: bool) -> list[dict]:
-    """What the templates need of each slide; notes only when the page may show them."""
+def _slide_rows(deck: Deck, *, with_notes: bool, runs: dict | None = None) -> list[dict]:
+    """What the templates need of each slide; notes only when the page may show them.
+
+    With `runs` (the pages that run code), runnable blocks carry their Run controls.
+    """
     count = len(deck.slides)
     return [
         {
             "number": slide.number,
             "title": slide.title or f"Slide {slide.number}",
-            "html": slide.html,
+            "html": slide.html if runs is None else slide_html_with_runs(slide, unavailable=runs["unavailable"]),
             "notes_html": slide.notes_html if with_notes else "",
             "classes": " ".join(slide.classes),
             "footer": slide.footer or "",
@@ -112,6 +116,22 @@ def _follow_config(*, slug: str, count: int, talk) -> dict:
     }
 
 
+def _runs_config(request: HttpRequest, *, slug: str) -> dict:
+    """What runs.js needs: the runs websocket, whether Run can work (and why not), the terminal's files.
+
+    Makes sure the browser has a session first: the runs socket knows the
+    attendee only by the session cookie this response then sets.
+    """
+    if not request.session.session_key:
+        request.session.save()
+    return {
+        "url": f"/ws/decks/{slug}/runs/",
+        "unavailable": run_unavailable(),
+        "terminal": terminal_assets(),
+        "terminalMissing": XTERM_MISSING,
+    }
+
+
 def audience_view(request: HttpRequest, slug: str) -> HttpResponse:
     """The deck as the room sees it: every slide in the page, one at a time, following the presenter.
 
@@ -121,11 +141,13 @@ def audience_view(request: HttpRequest, slug: str) -> HttpResponse:
     if deck is None:
         return _deck_missing(request, slug=slug, reason=reason)
     talk = talk_get_or_create(deck_slug=deck.slug)
+    runs = _runs_config(request, slug=deck.slug)
     context = {
         "deck": deck,
-        "slides": _slide_rows(deck, with_notes=False),
+        "slides": _slide_rows(deck, with_notes=False, runs=runs),
         "pygments_css": pygments_css(),
-        "config": _follow_config(slug=deck.slug, count=len(deck.slides), talk=talk),
+        "config": _follow_config(slug=deck.slug, count=len(deck.slides), talk=talk) | {"runs": runs},
+        "runs": runs,
     }
     return render(request, "deck/audience.html", context)
 
@@ -151,11 +173,13 @@ def presenter_view(request: HttpRequest, slug: str) -> HttpResponse:
         return _presenter_forbidden(request, deck=deck, bad_token=True)
     if not presenter_allowed(user=request.user, session=request.session, talk=talk):
         return _presenter_forbidden(request, deck=deck, bad_token=False)
+    runs = _runs_config(request, slug=deck.slug)
     context = {
         "deck": deck,
-        "slides": _slide_rows(deck, with_notes=True),
+        "slides": _slide_rows(deck, with_notes=True, runs=runs),
         "pygments_css": pygments_css(),
-        "config": _follow_config(slug=deck.slug, count=len(deck.slides), talk=talk),
+        "config": _follow_config(slug=deck.slug, count=len(deck.slides), talk=talk) | {"runs": runs},
+        "runs": runs,
     }
     return render(request, "deck/presenter.html", context)
 

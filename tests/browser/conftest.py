@@ -18,6 +18,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -129,12 +130,13 @@ def _wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> None:
     raise RuntimeError(f"daphne did not answer {url} within 60 s:\n{log.read_text()}")
 
 
-@pytest.fixture(scope="session")
-def podium_server(tmp_path_factory) -> Iterator[PodiumServer]:
-    """daphne serving config.asgi on a free port, with a fresh SQLite database and the deck folder."""
-    tmp = tmp_path_factory.mktemp("podium-live")
+@contextmanager
+def live_server(tmp: Path, *, slides: Path, slug: str, extra_env: dict | None = None) -> Iterator[PodiumServer]:
+    """A started PodiumServer on `slides` with a fresh SQLite database; stopped and removed afterwards.
+
+    `extra_env` adds or overrides environment variables of the server (e.g. the sandbox security mode).
+    """
     database = Path("/tmp") / f"podium-browser-{uuid.uuid4().hex}.sqlite3"
-    slides = _slides_folder(tmp)
     env = {
         key: value
         for key, value in os.environ.items()
@@ -150,21 +152,32 @@ def podium_server(tmp_path_factory) -> Iterator[PodiumServer]:
             "DEBUG": "1",
         }
     )
+    env.update(extra_env or {})
     port = _free_port()
-    _manage(env, "migrate", "--noinput", "-v", "0")
-    printed = _manage(env, "talk", "link", SLUG, "--base-url", f"http://127.0.0.1:{port}")
-    match = re.search(r"Presenter:\s*(\S+)", printed)
-    assert match, f"`manage.py talk link` printed no presenter link:\n{printed}"
-    server = PodiumServer(
-        port=port, env=env, log=tmp / "daphne.log", slug=SLUG, presenter_link=match.group(1), slides_dir=slides
-    )
     try:
-        server.start()
-        yield server
+        _manage(env, "migrate", "--noinput", "-v", "0")
+        printed = _manage(env, "talk", "link", slug, "--base-url", f"http://127.0.0.1:{port}")
+        match = re.search(r"Presenter:\s*(\S+)", printed)
+        assert match, f"`manage.py talk link` printed no presenter link:\n{printed}"
+        server = PodiumServer(
+            port=port, env=env, log=tmp / "daphne.log", slug=slug, presenter_link=match.group(1), slides_dir=slides
+        )
+        try:
+            server.start()
+            yield server
+        finally:
+            server.stop()
     finally:
-        server.stop()
         for path in database.parent.glob(database.name + "*"):
             path.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="session")
+def podium_server(tmp_path_factory) -> Iterator[PodiumServer]:
+    """daphne serving config.asgi on a free port, with a fresh SQLite database and the deck folder."""
+    tmp = tmp_path_factory.mktemp("podium-live")
+    with live_server(tmp, slides=_slides_folder(tmp), slug=SLUG) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -267,3 +267,125 @@ def test_server_error_page_is_a_sentence():
     html = render_to_string("500.html")
     assert "Something went wrong" in html
     assert "server's log" in html
+
+
+# -- Run controls -----------------------------------------------------------------------------
+RUNS_SLUG = "runs-views"
+RUNS_DECK = """\
+# Run controls
+
+---
+
+# Blocks that run and blocks that do not
+
+    !bash
+    echo runs
+
+Settings, not a manifest:
+
+    !yaml
+    replicas: 1
+
+Shown only:
+
+    !python run=false
+    print("shown, not run")
+
+No hint:
+
+    plain text
+
+A build:
+
+    !docker
+    FROM scratch
+"""
+RUNNABLE = {"s2b0": "Run", "s2b4": "Build"}
+
+
+@pytest.fixture
+def runs_deck(decks, settings, tmp_path) -> str:
+    """A deck with runnable and non-runnable blocks, and the LocalBackend test double (whose check passes)."""
+    from sandbox.backends import backend_get
+
+    (decks / f"{RUNS_SLUG}.md").write_text(RUNS_DECK, encoding="utf-8")
+    settings.PODIUM_SANDBOX_BACKEND = "sandbox.backends.local.LocalBackend"
+    settings.PODIUM_LOCAL_SANDBOX_ROOT = str(tmp_path / "sandboxes")
+    backend_get.cache_clear()
+    yield RUNS_SLUG
+    backend_get.cache_clear()
+
+
+def run_buttons(html: str) -> dict[str, str]:
+    """Block id -> the opening tag of its Run button."""
+    return {match.group(1): match.group(0) for match in re.finditer(r'<button[^>]*data-run="([^"]+)"[^>]*>', html)}
+
+
+def test_run_buttons_only_on_runnable_blocks_with_their_action(client, runs_deck):
+    html = client.get(f"/decks/{RUNS_SLUG}/").content.decode()
+    buttons = run_buttons(html)
+    assert set(buttons) == set(RUNNABLE)
+    for block, action in RUNNABLE.items():
+        tag = buttons[block]
+        assert 'type="button"' in tag
+        assert f'data-action-word="{action}"' in tag
+        assert "(Ctrl+Enter)" in tag
+        assert "disabled" not in tag
+    assert html.count('class="run-bar"') == len(RUNNABLE)
+    # Each button sits inside its own block, before the block's closing tag.
+    for block in RUNNABLE:
+        start = html.index(f'data-block="{block}"')
+        assert html.index(f'data-run="{block}"') > start
+    assert "Run is not available" not in html
+    assert f'"url": "/ws/decks/{RUNS_SLUG}/runs/"' in html
+    assert "podium/js/runs.js" in html
+
+
+def test_non_runnable_blocks_have_no_run_controls(client, runs_deck):
+    html = client.get(f"/decks/{RUNS_SLUG}/").content.decode()
+    blocks = re.split(r'(?=<div class="code-block)', html)
+    assert len(blocks) - 1 == 5
+    for part in blocks[1:]:
+        block = re.match(r'<div class="code-block[^"]*"[^>]*data-block="([^"]+)"', part).group(1)
+        own = part.split("</pre></div>", 1)[1].split("</div>", 1)[0]  # after the code, up to the block's end
+        assert ("run-button" in own) == (block in RUNNABLE), block
+
+
+def test_audience_page_gives_the_browser_a_session_for_its_runs(client, runs_deck, settings):
+    response = client.get(f"/decks/{RUNS_SLUG}/")
+    assert settings.SESSION_COOKIE_NAME in response.cookies
+    assert response.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+def test_unavailable_backend_disables_run_and_says_why(client, runs_deck, settings, monkeypatch):
+    from sandbox.backends import backend_get
+
+    # The real Docker backend, pointed at an engine that is not there.
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/podium-test-docker.sock")
+    settings.PODIUM_SANDBOX_BACKEND = "docker"
+    backend_get.cache_clear()
+    html = client.get(f"/decks/{RUNS_SLUG}/").content.decode()
+    buttons = run_buttons(html)
+    assert set(buttons) == set(RUNNABLE)
+    for block, tag in buttons.items():
+        assert " disabled" in tag
+        assert f'aria-describedby="run-off-{block}"' in tag
+        note = re.search(rf'<p class="run-unavailable" id="run-off-{block}"[^>]*>([^<]+)</p>', html)
+        assert note, f"no explanation next to block {block}"
+        assert note.group(1).startswith("Run is not available: no Docker engine answers at unix:///nonexistent/")
+        assert "scripts/docker-up.sh" in note.group(1)
+    assert re.search(r'<button[^>]*id="sandbox-reset" disabled', html)
+
+
+def test_presenter_view_has_run_buttons_too(client, runs_deck):
+    token = talk_presenter_token(talk=talk_get_or_create(deck_slug=RUNS_SLUG))
+    client.get(f"/decks/{RUNS_SLUG}/presenter/?token={token}")
+    html = client.get(f"/decks/{RUNS_SLUG}/presenter/").content.decode()
+    assert set(run_buttons(html)) == set(RUNNABLE)
+    assert "Reset my sandbox" in html
+
+
+def test_print_view_has_no_run_controls(client, runs_deck):
+    html = client.get(f"/decks/{RUNS_SLUG}/print/").content.decode()
+    assert run_buttons(html) == {}
+    assert "run-bar" not in html

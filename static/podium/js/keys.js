@@ -3,6 +3,8 @@
 /** True when the key goes to a text field (typing a slide number must not also move the slide). */
 export function isTyping(target) {
   if (!target || !(target instanceof Element)) return false;
+  // A read-only field takes no typing (the run output terminal's own textarea): slide keys still work.
+  if (target.readOnly === true) return false;
   return target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName);
 }
 

@@ -10,7 +10,9 @@ purpose="${1:-serve}"
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
-packages=(python3-venv libmariadb-dev pkg-config mariadb-client docker.io docker-compose docker-registry debootstrap npm)
+packages=(python3-venv libmariadb-dev pkg-config mariadb-client docker.io docker-compose docker-registry debootstrap)
+# npm comes from Debian only when the machine has no node/npm of its own.
+command -v npm >/dev/null || packages+=(npm)
 if [[ "$purpose" == "test" ]]; then
     packages+=(chromium fonts-dejavu-core mariadb-server redis-server)
 fi
@@ -22,8 +24,6 @@ done
 if ((${#missing[@]})); then
     if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
         say "installing Debian packages: ${missing[*]}"
-        # npm is only needed when the machine has no node of its own.
-        if command -v npm >/dev/null; then missing=("${missing[@]/npm/}"); fi
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${missing[*]} >/dev/null
     else

@@ -44,6 +44,17 @@ CHROMIUM_ARGS = [
 LAPTOP = {"width": 1366, "height": 768}
 
 
+# Chromium drops open websockets with this when the host's interfaces change, which happens
+# whenever Docker creates a sandbox network during a test; the pages reconnect by design.
+HOST_NETWORK_CHANGED = "ERR_NETWORK_CHANGED"
+
+
+def console_error(watch, page, message) -> None:
+    """Record a console error of the page, except the host's network changing under the browser."""
+    if message.type == "error" and HOST_NETWORK_CHANGED not in message.text:
+        watch.errors.append(f"{page.url}: {message.text}")
+
+
 @dataclass
 class PodiumServer:
     """The daphne process, where it listens, and the presenter link `manage.py talk link` printed for it."""
@@ -225,9 +236,7 @@ def new_page(chromium, watch: Watch) -> Iterator:
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda error: watch.errors.append(f"{page.url}: {error}"))
-        page.on(
-            "console", lambda message: message.type == "error" and watch.errors.append(f"{page.url}: {message.text}")
-        )
+        page.on("console", lambda message: console_error(watch, page, message))
         return page
 
     yield make

@@ -1,8 +1,8 @@
 // The audience view: keys, touch, overview, contents, help, blackout, and following the presenter.
 
-import { openDialog, toggleDialog, wireDialog } from "./dialogs.js";
+import { toggleDialog, wireDialog } from "./dialogs.js";
 import { FollowSocket } from "./follow.js";
-import { isActivation, isTyping, moveFor, targetOf } from "./keys.js";
+import { bindDeckKeys, targetOf } from "./keys.js";
 import { Overview } from "./overview.js";
 import { SlideShow, slideInHash } from "./slideshow.js";
 import { fitSlides, fitStage } from "./stage.js";
@@ -132,32 +132,17 @@ function openPresenter() {
   window.open(`${config.presenterUrl}#/${show.current}`, `podium-presenter-${config.slug}`);
 }
 
-document.addEventListener("keydown", (event) => {
-  if (event.defaultPrevented) return;
-  const dialog = openDialog();
-  if (dialog) {
-    if (event.key === "Escape") {
-      event.preventDefault();
+bindDeckKeys({
+  move,
+  dialogKey(dialog, event) {
+    if (dialog === overview.dialog) return overview.handleKey(event);
+    if ((dialog === help && (event.key === "?" || event.key === "h")) || (dialog === toc && event.key === "t")) {
       dialog.close();
-    } else if (dialog === overview.dialog && overview.handleKey(event)) {
-      event.preventDefault();
-    } else if (dialog === help && (event.key === "?" || event.key === "h")) {
-      help.close();
-    } else if (dialog === toc && event.key === "t") {
-      toc.close();
+      return false; // closed, but the key itself is not ours to swallow
     }
-    return;
-  }
-  if (isTyping(event.target) || isActivation(event)) return;
-  const kind = moveFor(event);
-  if (kind) {
-    event.preventDefault();
-    move(kind);
-    return;
-  }
-  if (event.ctrlKey || event.metaKey || event.altKey) return;
-  const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
-  const handlers = {
+    return false;
+  },
+  handlers: {
     Escape: () => overview.open(),
     t: openToc,
     "?": () => toggleDialog(help),
@@ -166,11 +151,7 @@ document.addEventListener("keydown", (event) => {
     ".": () => setBlackout(blackoutCover.hidden),
     f: () => follow.live && rejoin(),
     p: openPresenter,
-  };
-  if (key in handlers) {
-    event.preventDefault();
-    handlers[key]();
-  }
+  },
 });
 
 // Touch: a horizontal swipe changes the slide.

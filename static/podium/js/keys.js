@@ -1,5 +1,7 @@
 // Which move a key press asks for, shared by the audience and presenter views.
 
+import { openDialog } from "./dialogs.js";
+
 /** True when the key goes to a text field (typing a slide number must not also move the slide). */
 export function isTyping(target) {
   if (!target || !(target instanceof Element)) return false;
@@ -46,4 +48,41 @@ export function targetOf(move, current, count) {
   if (move === "first") return 1;
   if (move === "last") return count;
   return current;
+}
+
+/**
+ * Listen for the deck's keys on the whole page, the same way in every view.
+ *
+ * While a dialog is open, `dialogKey(dialog, event)` gets the key first (true = handled) and Escape
+ * closes it; otherwise arrows/space/PgUp/PgDn/Home/End call `move(kind)` and a plain key found in
+ * `handlers` (lower-cased letters, "?", ".", "Escape") calls its function. Keys typed into a field or
+ * pressing a focused button are left to the browser.
+ */
+export function bindDeckKeys({ move, handlers, dialogKey = () => false }) {
+  document.addEventListener("keydown", (event) => {
+    if (event.defaultPrevented) return;
+    const dialog = openDialog();
+    if (dialog) {
+      if (event.key === "Escape") {
+        event.preventDefault();
+        dialog.close();
+      } else if (dialogKey(dialog, event)) {
+        event.preventDefault();
+      }
+      return;
+    }
+    if (isTyping(event.target) || isActivation(event)) return;
+    const kind = moveFor(event);
+    if (kind) {
+      event.preventDefault();
+      move(kind);
+      return;
+    }
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
+    if (key in handlers) {
+      event.preventDefault();
+      handlers[key]();
+    }
+  });
 }

@@ -1,8 +1,8 @@
 // The presenter view: current and next slide, notes, timer, clock; every move drives the followers.
 
-import { openDialog, toggleDialog, wireDialog } from "./dialogs.js";
+import { toggleDialog, wireDialog } from "./dialogs.js";
 import { FollowSocket } from "./follow.js";
-import { isActivation, isTyping, moveFor, targetOf } from "./keys.js";
+import { bindDeckKeys, targetOf } from "./keys.js";
 import { SlideShow, slideInHash } from "./slideshow.js";
 import { fitSlides, fitStage, slideCopy } from "./stage.js";
 import { Timer, formatElapsed } from "./timer.js";
@@ -128,36 +128,20 @@ for (const button of document.querySelectorAll("[data-action='help']")) {
   button.addEventListener("click", () => toggleDialog(help));
 }
 
-document.addEventListener("keydown", (event) => {
-  if (event.defaultPrevented) return;
-  const dialog = openDialog();
-  if (dialog) {
-    if (event.key === "Escape" || event.key === "?" || event.key === "h") {
-      event.preventDefault();
-      dialog.close();
-    }
-    return;
-  }
-  if (isTyping(event.target) || isActivation(event)) return;
-  const kind = moveFor(event);
-  if (kind) {
-    event.preventDefault();
-    move(kind);
-    return;
-  }
-  if (event.ctrlKey || event.metaKey || event.altKey) return;
-  const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
-  const handlers = {
+bindDeckKeys({
+  move,
+  dialogKey(dialog, event) {
+    if (event.key !== "?" && event.key !== "h") return false;
+    dialog.close();
+    return true;
+  },
+  handlers: {
     b: toggleBlackout,
     ".": toggleBlackout,
     g: () => gotoInput.focus(),
     "?": () => toggleDialog(help),
     h: () => toggleDialog(help),
-  };
-  if (key in handlers) {
-    event.preventDefault();
-    handlers[key]();
-  }
+  },
 });
 
 function joined(message) {

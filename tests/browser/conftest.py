@@ -183,7 +183,7 @@ def live_server(tmp: Path, *, slides: Path, slug: str, extra_env: dict | None = 
             path.unlink(missing_ok=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def podium_server(tmp_path_factory) -> Iterator[PodiumServer]:
     """daphne serving config.asgi on a free port, with a fresh SQLite database and the deck folder."""
     tmp = tmp_path_factory.mktemp("podium-live")
@@ -191,9 +191,11 @@ def podium_server(tmp_path_factory) -> Iterator[PodiumServer]:
         yield server
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop marked running while it
+# lives, which would break every asyncio test collected after this folder.
+@pytest.fixture(scope="package")
 def chromium() -> Iterator:
-    """Debian's Chromium, headless, launched once for the whole session."""
+    """Debian's Chromium, headless, launched once for the browser tests."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -204,3 +204,10 @@ PODIUM_K8S_API_TIMEOUT = env_float("PODIUM_K8S_API_TIMEOUT", 30.0)
 # Give the Kubernetes workspace pod a Docker engine sidecar (needs PODIUM_SANDBOX_SECURITY's rights on the cluster).
 PODIUM_K8S_DOCKER = env_bool("PODIUM_K8S_DOCKER", default=True)
 PODIUM_K8S_IMAGE_PULL_POLICY = env_str("PODIUM_K8S_IMAGE_PULL_POLICY", "IfNotPresent")
+
+# --- Sandbox network isolation (sandbox/firewall.py) ----------------------------
+# `manage.py sandbox prepare` installs iptables rules so a Docker workspace reaches nothing on this host but the
+# registry mirror, the cluster DNS and (PODIUM_KUBECONFIG's server, when on this host) the Kubernetes API, and no
+# other sandbox. Needs root. Set it to 0 where the operator manages the host's firewall. Off under pytest, whose
+# `sandbox prepare` runs must not rewrite the host's rules; tests/sandbox/test_isolation.py installs them itself.
+PODIUM_SANDBOX_FIREWALL = env_bool("PODIUM_SANDBOX_FIREWALL", default=PODIUM_ENV != "test")

@@ -25,6 +25,32 @@ class Problem:
 
 
 @dataclass
+class Check:
+    """A step check: a bash command whose exit status 0 means the learner's step is done.
+
+    Written in the deck as a code block whose hint is `!check` (see
+    `deck.markdown.checks`). It belongs to the runnable block before it on its
+    slide (`block_index`), or to the slide itself when none precedes it
+    (`block_index` None). `message` is the sentence shown when it passes (the
+    `message=` option); `line` is the 1-based line of the `!check` hint.
+    """
+
+    slide_number: int
+    block_index: int | None
+    command: str
+    line: int
+    message: str | None = None
+    html: str = ""  # the placeholder the parser left in the slide, where the page puts "Check my work"
+
+    @property
+    def check_id(self) -> str:
+        """What the page names it by: the id of its block (`s7b0`), or `s7` for a slide's own check."""
+        if self.block_index is None:
+            return f"s{self.slide_number}"
+        return f"s{self.slide_number}b{self.block_index}"
+
+
+@dataclass
 class CodeBlock:
     """One code block of a slide.
 
@@ -46,6 +72,7 @@ class CodeBlock:
     action: str | None = None
     options: dict[str, str] = field(default_factory=dict)
     include: str | None = None  # path relative to PODIUM_INCLUDE_ROOT, when `file=` was used
+    check: Check | None = None  # the `!check` written after this block, if any
 
     @property
     def block_id(self) -> str:
@@ -66,6 +93,15 @@ class Slide:
     line: int = 1
     is_section: bool = False
     blocks: list[CodeBlock] = field(default_factory=list)
+    check: Check | None = None  # a `!check` with no runnable block before it on the slide
+
+    @property
+    def checks(self) -> list[Check]:
+        """Every check of the slide, in the order they were written."""
+        found = [block.check for block in self.blocks if block.check is not None]
+        if self.check is not None:
+            found.append(self.check)
+        return sorted(found, key=lambda check: check.line)
 
 
 @dataclass
@@ -86,3 +122,11 @@ class Deck:
             return None
         blocks = self.slides[slide_number - 1].blocks
         return blocks[index] if 0 <= index < len(blocks) else None
+
+    def check(self, check_id: str) -> Check | None:
+        """The check named `check_id` (`s7b0` for a block's, `s7` for a slide's), or None when there is none."""
+        for slide in self.slides:
+            for check in slide.checks:
+                if check.check_id == check_id:
+                    return check
+        return None

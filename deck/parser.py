@@ -106,6 +106,7 @@ def _slide(md: Markdown, draft: SlideDraft) -> Slide:
         line=draft.line,
         is_section=is_section,
         blocks=draft.blocks,
+        check=draft.check,
     )
 
 

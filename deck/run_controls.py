@@ -115,7 +115,8 @@ def terminal_assets() -> dict | None:
 
 
 def slide_html_with_runs(slide: Slide, *, unavailable: str) -> str:
-    """The slide's HTML with the Run controls inside each of its runnable code blocks.
+    """The slide's HTML with the Run controls inside each of its runnable code blocks, and "Check my work"
+    where each of its step checks was written.
 
     Each block's finished HTML (`CodeBlock.html`, a `<div class="code-block">`)
     appears in the slide's HTML exactly once, as the parser stashed it; the
@@ -130,4 +131,8 @@ def slide_html_with_runs(slide: Slide, *, unavailable: str) -> str:
             {"block": block, "unavailable": unavailable, "shortcut": SHORTCUT},
         )
         html = html.replace(block.html, block.html[: -len("</div>")] + controls + "</div>", 1)
+    for check in slide.checks:
+        # The parser left an empty placeholder where the `!check` was written; the control takes its place.
+        control = render_to_string("deck/_check_control.html", {"check": check, "unavailable": unavailable})
+        html = html.replace(check.html, control.strip(), 1)
     return html

@@ -7,8 +7,9 @@ translates messages.
 
 client -> {"type": "run", "block": "s7b0", "code": optional edited text}
           {"type": "cancel", "run": "<uuid>"}   {"type": "reset"}   {"type": "history"}
+          {"type": "check", "block": "s7b0"}   ("Check my work": the block's check, or "s7" for a slide's)
 server -> run.accepted, sandbox.progress, run.started, run.output (seq 1, 2, …), run.finished,
-          sandbox.reset, history, error {"code", "message", "block"?}
+          sandbox.reset, history, check.result {"block", "done", "message"}, error {"code", "message", "block"?}
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from deck.errors import DeckFileError, DeckNotFound
+from sandbox.checks import check_find, check_run
 from sandbox.groups import attendee_group
 from sandbox.identity import NoSession, attendee_for
 from sandbox.models import Attendee, Run
@@ -35,10 +37,12 @@ from sandbox.services import sandbox_reset as sandbox_reset_start
 
 CLOSE_NO_SESSION = 4401
 CLOSE_NOT_FOUND = 4404
-MESSAGE_TYPES = '"run", "cancel", "reset" or "history"'
+MESSAGE_TYPES = '"run", "cancel", "reset", "history" or "check"'
 
-# Strong references to reset tasks, which outlive the socket that asked.
+# Strong references to reset and check tasks, which outlive the socket that asked.
 _background: set[asyncio.Task] = set()
+# (attendee id, check id) of the checks running in this process: one at a time per step.
+_checking: set[tuple[str, str]] = set()
 
 
 def run_public(run: Run) -> dict:
@@ -109,6 +113,8 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
             task = asyncio.create_task(sandbox_reset_start(attendee=self.attendee))
             _background.add(task)
             task.add_done_callback(_background.discard)
+        elif kind == "check":
+            await self._check(content.get("block"))
         elif kind == "history":
             runs = await database_sync_to_async(run_last_per_block)(attendee=self.attendee, deck_slug=self.deck_slug)
             await self.send_json({"type": "history", "runs": [run_public(run) for run in runs]})
@@ -130,16 +136,35 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
         )
         await run_dispatch(run=run)
 
+    async def _check(self, check_id: object) -> None:
+        named = check_id if isinstance(check_id, str) else None
+        try:
+            check = await database_sync_to_async(check_find)(deck_slug=self.deck_slug, check_id=check_id)
+        except RunRefused as exc:
+            await self._error(exc.code, exc.message, check=named)
+            return
+        key = (str(self.attendee.id), check.check_id)
+        if key in _checking:
+            await self._error("busy", "This step is being checked already; the answer is on its way.", check=named)
+            return
+        _checking.add(key)
+        task = asyncio.create_task(check_run(attendee=self.attendee, check=check))
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+        task.add_done_callback(lambda _: _checking.discard(key))
+
     async def _cancel(self, run_id: object) -> None:
         try:
             await run_cancel(attendee=self.attendee, run_id=run_id)
         except RunRefused as exc:
             await self._error(exc.code, exc.message)
 
-    async def _error(self, code: str, message: str, *, block: str | None = None) -> None:
+    async def _error(self, code: str, message: str, *, block: str | None = None, check: str | None = None) -> None:
         error = {"type": "error", "code": code, "message": message}
         if block is not None:
             error["block"] = block[:40]
+        if check is not None:  # an answer to "check": the page shows it at that step's "Check my work"
+            error["check"] = check[:40]
         await self.send_json(error)
 
     # -- events of the attendee's group, passed on as they are ----------------------------------
@@ -152,3 +177,4 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
     run_finished = _forward
     sandbox_progress = _forward
     sandbox_reset = _forward
+    check_result = _forward

@@ -6,7 +6,8 @@ Works on `<pre><code>` elements (indented blocks from Python-Markdown) and
 `lexer options`) picks the Pygments lexer and is removed. Each block of a
 slide body becomes a `CodeBlock` on its slide and is replaced in the tree by
 its finished HTML, stashed so no later step touches it; blocks in the notes
-are highlighted the same way but are not runnable blocks.
+are highlighted the same way but are not runnable blocks. A `!check` block
+is a step check, handed to `deck.markdown.checks`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from markdown.extensions import Extension
 from markdown.treeprocessors import Treeprocessor
 
 from deck.highlight import code_highlight, lexer_find
+from deck.markdown.checks import check_add, check_is, check_run_on
 from deck.markdown.context import DeckContext, SlideDraft, context_of
 from deck.markdown.fences import FENCE_ATTR
 from deck.markdown.includes import include_path, include_read
@@ -81,6 +83,9 @@ class CodeBlockTreeprocessor(Treeprocessor):
                         self._replace(parents[pre], pre, html)
 
     def _replace(self, parent: etree.Element, pre: etree.Element, html: str) -> None:
+        if not html:  # an ignored `!check`: nothing stands in its place
+            parent.remove(pre)
+            return
         holder = etree.Element("p")
         holder.text = self.md.htmlStash.store(html)
         holder.tail = pre.tail
@@ -89,6 +94,10 @@ class CodeBlockTreeprocessor(Treeprocessor):
 
     def _block(self, slide: SlideDraft, pre: etree.Element, *, runnable: bool) -> str:
         lexer, options, text, line = self._source(slide, pre)
+        if pre.get(FENCE_ATTR) is None and (joined := check_run_on(lexer=lexer, text=text)):
+            self.ctx.problem(line=line, message=joined)
+        if check_is(lexer):
+            return check_add(ctx=self.ctx, slide=slide, options=options, command=text, line=line, in_notes=not runnable)
         problems: list[tuple[str, str]] = []
         lexer_obj = None
         if lexer is not None:

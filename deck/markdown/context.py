@@ -17,7 +17,7 @@ from xml.etree.ElementTree import Element
 
 from markdown import Markdown
 
-from deck.model import CodeBlock, Problem
+from deck.model import Check, CodeBlock, Problem
 
 
 @dataclass
@@ -44,6 +44,7 @@ class SlideDraft:
     footer: Element | None = None
     classes: list[str] = field(default_factory=list)
     blocks: list[CodeBlock] = field(default_factory=list)
+    check: Check | None = None  # the slide's own `!check` (one with no runnable block before it)
     used_lines: dict[str, set[int]] = field(default_factory=dict)
 
 

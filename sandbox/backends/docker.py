@@ -21,9 +21,11 @@ Every method blocks on the Docker Engine API; callers use threads.
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import queue
+import tarfile
 import threading
 import time
 from collections.abc import Iterator
@@ -33,6 +35,7 @@ import docker.errors
 import requests.exceptions
 from django.conf import settings
 
+from sandbox import kube_access
 from sandbox.backends import docker_spec as spec_
 from sandbox.backends.base import (
     Backend,
@@ -96,7 +99,15 @@ class DockerBackend(Backend):
         return None
 
     def ensure(self, *, spec: SandboxSpec, state: dict, progress: ProgressCallback) -> dict:
-        """Return the state of a running sandbox with a ready inner engine, creating or restarting it as needed."""
+        """Return the state of a running sandbox with a ready inner engine, creating or restarting it as needed;
+        with a cluster configured (PODIUM_KUBECONFIG), also the attendee's namespace, whose kubeconfig the
+        workspace gets at /root/.kube/config (see sandbox/kube_access.py)."""
+        new_state = self._ensure_container(spec=spec, state=state, progress=progress)
+        if kube_access.cluster_configured() and not new_state.get("namespace"):
+            new_state = self._cluster_attach(spec, new_state, progress)
+        return new_state
+
+    def _ensure_container(self, *, spec: SandboxSpec, state: dict, progress: ProgressCallback) -> dict:
         client = self._engine()
         names = spec_.sandbox_names(spec.sandbox_id)
         with _engine_errors("inspecting the sandbox"):
@@ -206,7 +217,10 @@ class DockerBackend(Backend):
     def reset(self, *, spec: SandboxSpec, state: dict, progress: ProgressCallback) -> dict:
         """Remove the sandbox with everything in it (images, containers, files) and create a fresh one."""
         progress("Removing your old sandbox…")
-        self.destroy(state={**_state_of(spec_.sandbox_names(spec.sandbox_id), None), **state})
+        old = _state_of(spec_.sandbox_names(spec.sandbox_id), None)
+        if kube_access.cluster_configured():
+            old["namespace"] = kube_access.namespace_name_for(spec.sandbox_id)
+        self.destroy(state={**old, **state})
         return self.ensure(spec=spec, state={}, progress=progress)
 
     def destroy(self, *, state: dict) -> None:
@@ -224,6 +238,8 @@ class DockerBackend(Backend):
             if state.get("volume"):
                 with contextlib.suppress(docker.errors.NotFound):
                     client.api.remove_volume(state["volume"], force=True)
+        if state.get("namespace") and kube_access.cluster_configured():
+            kube_access.namespace_delete(namespace=state["namespace"])
 
     def list_managed(self) -> list[ManagedSandbox]:
         """Every sandbox of this install (labels podium.managed=1, podium.instance) with a container, network or
@@ -244,6 +260,14 @@ class DockerBackend(Backend):
                 state = found.setdefault(sandbox_id, _state_of(spec_.sandbox_names(sandbox_id), None))
                 if "Image" in obj:  # a container
                     state["container_id"] = obj["Id"]
+        if kube_access.cluster_configured():
+            try:
+                namespaces = kube_access.namespaces_managed(backend=self.name)
+            except SandboxError as error:  # the cluster is down: the containers are still worth reconciling
+                log.warning("listing the sandboxes' namespaces failed: %s", error)
+                namespaces = {}
+            for sandbox_id, namespace in namespaces.items():
+                found.setdefault(sandbox_id, _state_of(spec_.sandbox_names(sandbox_id), None))["namespace"] = namespace
         return [ManagedSandbox(sandbox_id=key, state=value) for key, value in sorted(found.items())]
 
     # --- creating ----------------------------------------------------------------------------------------
@@ -342,6 +366,30 @@ class DockerBackend(Backend):
             user_message="The Docker engine inside your sandbox did not start. Reset your sandbox to try again; "
             "if that fails too, tell the presenter.",
         )
+
+    def _cluster_attach(self, spec: SandboxSpec, state: dict, progress: ProgressCallback) -> dict:
+        """Give the workspace its namespace on the cluster and a kubeconfig for it. When the cluster fails, the
+        Docker half of the deck still works: say so and try again on the next ensure."""
+        try:
+            namespace = kube_access.namespace_provision(
+                spec=spec, backend=self.name, privileged_workspace=False, progress=progress
+            )
+            config = kube_access.namespace_kubeconfig(namespace=namespace).encode()
+            archive = io.BytesIO()
+            with tarfile.open(fileobj=archive, mode="w") as tar:
+                folder = tarfile.TarInfo(".kube")
+                folder.type, folder.mode = tarfile.DIRTYPE, 0o700
+                tar.addfile(folder)
+                entry = tarfile.TarInfo(".kube/config")
+                entry.size, entry.mode = len(config), 0o600
+                tar.addfile(entry, io.BytesIO(config))
+            with _engine_errors("copying the kubeconfig", container=state["container"]):
+                self._engine().api.put_archive(state["container"], "/root", archive.getvalue())
+        except SandboxError as error:
+            log.warning("sandbox %s: no Kubernetes namespace: %s", state.get("container"), error)
+            progress(f"Kubernetes is not available in your sandbox right now: {error.user_message}")
+            return state
+        return {**state, "namespace": namespace}
 
     def _destroy_quietly(self, names: spec_.SandboxNames) -> None:
         with contextlib.suppress(Exception):

@@ -5,6 +5,7 @@
 // Shortcut: Ctrl+Enter (or Cmd+Enter) runs the block that has focus or is being
 // edited; elsewhere, the first runnable block of the current slide.
 
+import { startChecks } from "./checks.js";
 import { FollowSocket } from "./follow.js";
 import { RunBlock } from "./run_block.js";
 import { fitSlide } from "./stage.js";
@@ -14,7 +15,8 @@ const SHORTCUT = "Ctrl+Enter";
 
 const config = JSON.parse(document.getElementById("deck-config").textContent).runs;
 const roots = Array.from(document.querySelectorAll("#stage .code-block[data-runnable='true']"));
-if (config && roots.length) startRuns(config, roots);
+const hasChecks = document.querySelector("#stage .step-check [data-check-button]") !== null;
+if (config && (roots.length || hasChecks)) startRuns(config, roots);
 
 function startRuns(config, roots) {
   const blocks = new Map(); // block id -> RunBlock
@@ -65,6 +67,8 @@ function startRuns(config, roots) {
   for (const root of roots) {
     if (root.querySelector(".run-button")) blocks.set(root.dataset.block, new RunBlock(root, page));
   }
+  // "Check my work" controls (checks.js): same socket; their answers and errors come back through `handlers`.
+  const checks = startChecks((message) => page.send(message));
 
   window.setInterval(() => {
     for (const block of blocks.values()) if (block.active) block.tick();
@@ -108,6 +112,9 @@ function startRuns(config, roots) {
       // Output lost on the way (this page reconnected mid-run): the stored copy is complete.
       if (block.finished(message)) socket.send({ type: "history" });
     },
+    "check.result"(message) {
+      checks.result(message);
+    },
     "sandbox.reset"(message) {
       reset.done(message.message, message.status === "ok");
     },
@@ -120,6 +127,7 @@ function startRuns(config, roots) {
       }
     },
     error(message) {
+      if (checks.refused(message)) return;
       const block = (message.block && blocks.get(message.block)) || waiting;
       if (block && block.state === "requesting") {
         waiting = null;
@@ -143,6 +151,7 @@ function startRuns(config, roots) {
       }
       // A request in flight when the connection dropped got no answer and never will.
       early.length = 0;
+      checks.dropped();
       for (const block of blocks.values()) {
         if (block.state === "requesting") block.refused("The connection to the server dropped before it answered; try again.");
       }

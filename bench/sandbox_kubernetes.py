@@ -1,0 +1,176 @@
+"""KubernetesBackend figures: namespace + workspace ready time, exec first-byte latency against a raw client exec.
+
+- ready: `KubernetesBackend.ensure` of a new sandbox (namespace, quota, limits, ServiceAccount and token,
+  Role/RoleBinding, NetworkPolicy, workspace pod Running and Ready, the Docker sidecar's engine answering),
+  N times one after another; then one `reset` (namespace deleted, gone, made again).
+- exec first byte: `execute` of `echo x` through the backend (own ApiClient, websocket, runner, pidfile,
+  session), time until on_output first fires and until the result; against the baseline, a raw
+  `kubernetes.stream.stream` exec of `echo x` in the same pod with the client's own reading
+  (`update`/`read_stdout`), alternating one with the other; `exec_ratio` = backend p50 / raw p50 (first byte).
+
+    PODIUM_KUBECONFIG=/var/lib/podium-cluster/admin.kubeconfig PODIUM_SANDBOX_SECURITY=capabilities \\
+        .venv/bin/python bench/sandbox_kubernetes.py [--sandboxes 3] [--execs 30] [--no-docker]
+
+Without PODIUM_KUBECONFIG, the test cluster's admin kubeconfig (tests/cluster/up.sh) is used when it is up.
+Namespaces are labelled podium.talk=bench-sandbox-kubernetes and deleted at the end.
+The last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+TALK = "bench-sandbox-kubernetes"
+CLUSTER_ENV = Path(os.environ.get("PODIUM_CLUSTER_DIR", "/var/lib/podium-cluster")) / "cluster.env"
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    """Nearest-rank percentile of `samples`."""
+    ordered = sorted(samples)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+def test_cluster_kubeconfig() -> str:
+    """The test cluster's admin kubeconfig from its cluster.env, or "" when there is none."""
+    if not CLUSTER_ENV.is_file():
+        return ""
+    for line in CLUSTER_ENV.read_text().splitlines():
+        if line.startswith("PODIUM_TEST_KUBECONFIG="):
+            return line.split("=", 1)[1]
+    return ""
+
+
+def raw_first_byte_ms(api_client, namespace: str) -> tuple[float, float]:
+    """A plain client exec of `echo x`: ms to the first stdout byte, and to the end."""
+    import kubernetes.client
+    from kubernetes.stream import stream
+
+    core = kubernetes.client.CoreV1Api(api_client)
+    started = time.perf_counter()
+    client = stream(
+        core.connect_get_namespaced_pod_exec,
+        "workspace",
+        namespace,
+        container="workspace",
+        command=["echo", "x"],
+        stdin=False,
+        stdout=True,
+        stderr=True,
+        tty=False,
+        _preload_content=False,
+    )
+    first = None
+    while client.is_open():
+        client.update(timeout=5)
+        if first is None and client.peek_stdout():
+            first = time.perf_counter()
+    ended = time.perf_counter()
+    assert client.returncode == 0
+    client.close()
+    return ((first or ended) - started) * 1000, (ended - started) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sandboxes", type=int, default=3)
+    parser.add_argument("--execs", type=int, default=30)
+    parser.add_argument("--no-docker", action="store_true", help="workspace pods without the Docker sidecar")
+    args = parser.parse_args()
+
+    if not os.environ.get("PODIUM_KUBECONFIG"):
+        os.environ["PODIUM_KUBECONFIG"] = test_cluster_kubeconfig()
+    if args.no_docker:
+        os.environ["PODIUM_K8S_DOCKER"] = "0"
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    from sandbox import kube_access
+    from sandbox.backends.base import RunRequest, SandboxSpec
+    from sandbox.backends.kubernetes import KubernetesBackend
+
+    backend = KubernetesBackend()
+    problem = backend.check()
+    if problem:
+        sys.exit(problem)
+    figures: dict[str, object] = {
+        "security": settings.PODIUM_SANDBOX_SECURITY,
+        "docker_sidecar": settings.PODIUM_K8S_DOCKER,
+        "load_avg_before": [round(value, 2) for value in os.getloadavg()],
+    }
+    states: list[dict] = []
+    specs: list[SandboxSpec] = []
+    try:
+        readies = []
+        for _ in range(args.sandboxes):
+            spec = SandboxSpec(sandbox_id=uuid.uuid4().hex, attendee_id="bench", talk=TALK)
+            started = time.perf_counter()
+            states.append(backend.ensure(spec=spec, state={}, progress=lambda message: None))
+            specs.append(spec)
+            readies.append(time.perf_counter() - started)
+            print(f"ready {len(readies)}: {readies[-1]:.2f} s", file=sys.stderr, flush=True)
+        figures["ready_s_p50"] = round(percentile(readies, 0.5), 3)
+        figures["ready_s_max"] = round(max(readies), 3)
+
+        state = states[0]
+        raw_client = kube_access.cluster_api_new()
+        backend_first, backend_total, raw_first, raw_total = [], [], [], []
+        for index in range(args.execs + 3):
+            marks: list[float] = []
+            request = RunRequest(run_id=uuid.uuid4().hex, kind="shell", code="echo x")
+            started = time.perf_counter()
+            result = backend.execute(
+                state=state,
+                request=request,
+                on_output=lambda stream, data, marks=marks: marks.append(time.perf_counter()),
+                should_stop=lambda: False,
+            )
+            ended = time.perf_counter()
+            assert result.exit_code == 0 and marks, result
+            first_raw, total_raw = raw_first_byte_ms(raw_client, state["namespace"])
+            if index >= 3:  # warm-up
+                backend_first.append((marks[0] - started) * 1000)
+                backend_total.append((ended - started) * 1000)
+                raw_first.append(first_raw)
+                raw_total.append(total_raw)
+        raw_client.close()
+        for name, samples in (
+            ("exec_first_byte_backend_ms", backend_first),
+            ("exec_first_byte_raw_ms", raw_first),
+            ("exec_total_backend_ms", backend_total),
+            ("exec_total_raw_ms", raw_total),
+        ):
+            figures[f"{name}_p50"] = round(percentile(samples, 0.5), 1)
+            figures[f"{name}_p99"] = round(percentile(samples, 0.99), 1)
+        figures["exec_ratio"] = round(
+            figures["exec_first_byte_backend_ms_p50"] / figures["exec_first_byte_raw_ms_p50"], 2
+        )
+
+        started = time.perf_counter()
+        states[0] = backend.reset(spec=specs[0], state=states[0], progress=lambda message: None)
+        figures["reset_s"] = round(time.perf_counter() - started, 3)
+    finally:
+        for state in states:
+            backend.destroy(state=state)
+        started = time.perf_counter()
+        for state in states:
+            kube_access.namespace_wait_gone(namespace=state["namespace"], timeout=180)
+        figures["namespaces_gone_s"] = round(time.perf_counter() - started, 3)
+    figures["load_avg_after"] = [round(value, 2) for value in os.getloadavg()]
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

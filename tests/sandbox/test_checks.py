@@ -1,0 +1,172 @@
+""" "Check my work" over the runs websocket: the deck's check runs in the attendee's own sandbox, done / not yet.
+
+The LocalBackend tests cover the protocol (answers, errors, who sees them, no sandbox made by a check);
+the docker ones run checks for real in a workspace container, including that a check only looks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+from channels.db import database_sync_to_async
+
+from sandbox.backends import backend_get
+from sandbox.models import Sandbox
+from tests.sandbox.runs_support import (
+    local_backend,  # noqa: F401 (fixture)
+    new_session,
+    page,
+    runs_deck,  # noqa: F401 (fixture)
+)
+
+FIXTURES = Path(__file__).parent / "fixtures_checks"
+SLUG = "checks-demo"
+MAKE_FILE = "s2b0"  # echo step > step.txt, checked by `test -f step.txt` (message "The file step.txt exists")
+SLIDE_CHECK = "s3"  # prints "There is no other.txt yet." and fails
+MOVING_CHECK = "s4"  # cd / && export LEAKED=yes
+SECURITY = os.environ.get("PODIUM_SANDBOX_SECURITY") or "capabilities"
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def checks_deck(settings, request):
+    """The checks fixture deck, on top of the run pipeline's test settings."""
+    request.getfixturevalue("runs_deck")
+    settings.PODIUM_SLIDES_DIR = FIXTURES
+
+
+async def check(me, block: str) -> dict:
+    """Click "Check my work" on `block`; the check.result (or error) it is answered with."""
+    mark = len(me.log)
+    await me.send(type="check", block=block)
+    return await me.wait_for(
+        lambda m: (m["type"] == "check.result" and m["block"] == block) or m["type"] == "error", after=mark
+    )
+
+
+@database_sync_to_async
+def sandbox_count() -> int:
+    return Sandbox.objects.count()
+
+
+@database_sync_to_async
+def sandbox_states() -> list[dict]:
+    return [row.state for row in Sandbox.objects.all()]
+
+
+# -- the protocol (LocalBackend) -----------------------------------------------------------------------------
+@pytest.mark.usefixtures("local_backend", "checks_deck")
+async def test_not_yet_then_done_after_the_step_ran():
+    async with page(await new_session(), SLUG) as me:
+        answer = await check(me, MAKE_FILE)
+        assert answer == {
+            "type": "check.result",
+            "block": MAKE_FILE,
+            "done": False,
+            "message": "Not yet: you have no sandbox yet. Run this step's code first.",
+        }
+        assert await sandbox_count() == 0  # a check never makes a sandbox
+
+        end, _ = await me.run("echo made a sandbox", block=MAKE_FILE)
+        assert end["status"] == "ok"
+        answer = await check(me, MAKE_FILE)
+        assert (answer["done"], answer["message"]) == (False, "Not yet: The file step.txt exists")
+
+        end, _ = await me.run(block=MAKE_FILE)
+        assert end["status"] == "ok"
+        answer = await check(me, MAKE_FILE)
+        assert (answer["done"], answer["message"]) == (True, "The file step.txt exists")
+
+
+@pytest.mark.usefixtures("local_backend", "checks_deck")
+async def test_a_failing_check_shows_the_last_line_it_printed():
+    async with page(await new_session(), SLUG) as me:
+        await me.run(block=MAKE_FILE)
+        answer = await check(me, SLIDE_CHECK)
+        assert answer == {
+            "type": "check.result",
+            "block": SLIDE_CHECK,
+            "done": False,
+            "message": "There is no other.txt yet.",
+        }
+
+
+@pytest.mark.usefixtures("local_backend", "checks_deck")
+async def test_every_page_of_the_attendee_hears_the_answer_and_nobody_else():
+    alice_key = await new_session()
+    async with (
+        page(alice_key, SLUG) as alice,
+        page(alice_key, SLUG) as alice_too,
+        page(await new_session(), SLUG) as bob,
+    ):
+        await alice.run(block=MAKE_FILE)
+        assert (await check(alice, MAKE_FILE))["done"] is True
+        other = await alice_too.wait_for(lambda m: m["type"] == "check.result")
+        assert (other["block"], other["done"]) == (MAKE_FILE, True)
+        # Bob has no sandbox: Alice's file is no evidence of Bob's work.
+        assert (await check(bob, MAKE_FILE))["done"] is False
+        assert not [m for m in bob.log if m["type"] == "check.result" and m["done"]]
+
+
+@pytest.mark.usefixtures("local_backend", "checks_deck")
+@pytest.mark.parametrize(
+    ("block", "code", "words"),
+    [
+        ("s9b0", "not-found", "There is no check for 's9b0' in this deck."),
+        ("s1", "not-found", "There is no check for 's1' in this deck."),
+        ("", "bad-request", "Say which step to check"),
+    ],
+)
+async def test_a_step_without_a_check_is_an_error_naming_it(block, code, words):
+    async with page(await new_session(), SLUG) as me:
+        answer = await check(me, block)
+        assert (answer["type"], answer["code"]) == ("error", code)
+        assert answer["message"].startswith(words)
+        if block:
+            assert answer["check"] == block and "block" not in answer
+
+
+# -- for real, in a workspace container (DockerBackend) ----------------------------------------------------------
+@pytest.fixture
+async def docker_checks(settings, checks_deck):
+    settings.PODIUM_SANDBOX_BACKEND = "docker"
+    settings.PODIUM_SANDBOX_SECURITY = SECURITY
+    backend_get.cache_clear()
+    backend = backend_get()
+    problem = await asyncio.to_thread(backend.check)
+    if problem:
+        pytest.fail(problem)
+    yield backend
+    for state in await sandbox_states():
+        await asyncio.to_thread(backend.destroy, state=state)
+    backend_get.cache_clear()
+
+
+@pytest.mark.docker
+async def test_docker_checks_pass_and_fail_for_real(docker_checks):
+    async with page(await new_session(), SLUG) as me:
+        end, _ = await me.run("cd /tmp && echo moved", block=MAKE_FILE)
+        assert end["status"] == "ok"
+        answer = await check(me, MAKE_FILE)
+        assert (answer["done"], answer["message"]) == (False, "Not yet: The file step.txt exists")
+        assert (await check(me, SLIDE_CHECK))["message"] == "There is no other.txt yet."
+
+        end, _ = await me.run(block=MAKE_FILE)  # in /tmp, where the attendee's shell now is
+        assert end["status"] == "ok"
+        answer = await check(me, MAKE_FILE)
+        assert (answer["done"], answer["message"]) == (True, "The file step.txt exists")
+
+
+@pytest.mark.docker
+async def test_docker_a_check_only_looks(docker_checks):
+    async with page(await new_session(), SLUG) as me:
+        end, _ = await me.run("cd /tmp && export MINE=kept", block=MAKE_FILE)
+        assert end["status"] == "ok"
+        assert (await check(me, MOVING_CHECK))["done"] is True
+        # The check's `cd /` and `export` did not stick; the attendee's own did.
+        end, _ = await me.run('pwd; echo "mine=$MINE leaked=${LEAKED:-no}"', block=MAKE_FILE)
+        assert me.text(end["run"], "stdout") == "/tmp\nmine=kept leaked=no\n"

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from deck.model import Deck, Slide
+from deck.model import CodeBlock, Deck, Slide
 from deck.parser import deck_parse
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,6 +46,35 @@ MATERIAL = [
     "k8s/db-secret.yaml",
     "k8s/mysql-service.yaml",
     "k8s/mysql-deployment.yaml",
+    "k8s/12factor-dbinit-job.yaml",
+    "k8s/12factor-deployment.yaml",
+    "k8s/12factor-service.yaml",
+]
+
+# The workshop's story, step by step, as the runnable blocks must do it in deck order (issue 6):
+# (what the step is, a pattern the block's text matches).
+STORY = [
+    ("build the app image", r"docker build .*--tag 12factor:1\.0"),
+    ("build the dbinit image", r"docker build .*Dockerfile\.dbinit .*--tag 12factor-dbinit:1\.0"),
+    ("start MySQL", r"docker run --detach --name mysql\b"),
+    ("load the database", r"docker run --rm .*12factor-dbinit:1\.0"),
+    ("run the app", r"docker run --detach --name 12factor\b[\s\S]*--publish 5000:5000"),
+    ("GET /users", r"curl .*localhost:5000/users"),
+    ("remove the plain containers before Compose takes port 5000", r"docker rm --force 12factor mysql"),
+    ("Compose up", r"docker-compose up --detach"),
+    ("GET /users from Compose", r"curl .*localhost:5000/users"),
+    ("Compose down", r"docker-compose down"),
+    ("the ConfigMap", r"kind: ConfigMap"),
+    ("the Secret", r"kind: Secret"),
+    ("the MySQL Service", r"kind: Service[\s\S]*name: mysql\n"),
+    ("the MySQL Deployment", r"kubectl apply -f k8s/mysql-deployment\.yaml"),
+    ("the dbinit Job", r"kubectl apply -f k8s/12factor-dbinit-job\.yaml"),
+    ("the app's Service", r"kind: Service[\s\S]*name: twelvefactor\n"),
+    ("the app's Deployment", r"kubectl apply -f k8s/12factor-deployment\.yaml"),
+    ("GET /users through the Service", r"service/twelvefactor[\s\S]*curl .*/users"),
+    ("scale up", r"kubectl scale deployment/12factor --replicas=4"),
+    ("scale down", r"kubectl scale deployment/12factor --replicas=2"),
+    ("a pod dies and comes back", r"kubectl delete \$victim[\s\S]*kubectl rollout status deployment/12factor"),
 ]
 
 
@@ -59,6 +88,17 @@ def seed() -> Deck:
     if not SEED.is_file():
         pytest.skip(f"the seed deck {SEED} is not on this machine (it lives in the shared folder beside the repo)")
     return deck_parse(path=SEED, include_root=ROOT)
+
+
+def runnable_blocks(deck: Deck) -> list[tuple[Slide, CodeBlock]]:
+    """Every block with a Run/Apply/Build/Query button, in deck order."""
+    return [(slide, block) for slide in deck.slides for block in slide.blocks if block.runnable]
+
+
+def shell_commands(block: CodeBlock) -> list[str]:
+    """The block's command lines, continuation lines (`\\`) joined, comments and blank lines dropped."""
+    joined = re.sub(r"\\\n\s*", " ", block.text)
+    return [line.strip() for line in joined.split("\n") if line.strip() and not line.strip().startswith("#")]
 
 
 def slide_titled(deck: Deck, title: str) -> Slide:
@@ -226,3 +266,110 @@ def test_line_ranges_still_show_the_intended_part(deck: Deck) -> None:
     assert pods[:2] == ["spec:", "containers:"] and pods[-1] == "containerPort: 3306"
     links = part("ConfigMap - Container links")
     assert links[0] == "env:" and links[-1] == "key: database.name"
+    script = part("Migrate to Docker : run_docker")
+    assert script[0].startswith("# A user-defined network") and script[-1].startswith("curl --fail")
+    assert any(line.startswith("docker run --rm") for line in script)
+    compose = part("Run with Docker Compose")
+    assert compose[0] == "image: 12factor:1.0" and "depends_on:" in compose
+    assert compose[-1] == "condition: service_completed_successfully"
+    job = part("Define : dbinit Job")
+    assert job[:2] == ["apiVersion: batch/v1", "kind: Job"] and job[-1] == "activeDeadlineSeconds: 900"
+    job_pod = part("Define : dbinit Job", 1)
+    assert job_pod[:2] == ["spec:", "restartPolicy: Never"] and job_pod[-1] == "imagePullPolicy: IfNotPresent"
+    app = part("Define : 12factor Deployment")
+    assert app[:2] == ["apiVersion: apps/v1", "kind: Deployment"] and "replicas: 2" in app
+    assert app[-1].startswith("version:") and "containers:" not in app
+    container = part("Define : 12factor Deployment - 2")
+    assert container[0] == "spec:" and "runAsNonRoot: true" in container and "image: 12factor:1.0" in container
+    assert container[-1] == "key: database.host"
+    password = part("Define : 12factor Deployment - 2", 1)
+    assert password[0] == "- name: DATABASE_PASSWORD" and "secretKeyRef:" in password
+    assert password[-1] == "key: database.password"
+    probes = part("Define : 12factor Deployment - 3")
+    assert probes[0] == "ports:" and "path: /healthz" in probes and "path: /version" in probes
+    assert probes[-1] == "timeoutSeconds: 3" and "resources:" not in probes
+
+
+def test_the_whole_story_runs_from_the_slides_in_order(deck: Deck) -> None:
+    texts = [block.text for _, block in runnable_blocks(deck)]
+    position = 0
+    for step, pattern in STORY:
+        found = next((i for i in range(position, len(texts)) if re.search(pattern, texts[i])), None)
+        assert found is not None, f"no runnable block from block #{position} on does the step {step!r} ({pattern})"
+        position = found  # the next step may be in the same block, never in an earlier one
+
+
+def test_blocks_never_wait_forever(deck: Deck) -> None:
+    # A block that starts a server or waits must end by itself: the run has a time limit and a room waits.
+    for slide, block in runnable_blocks(deck):
+        where = f"slide {slide.number} {slide.title!r} {block.block_id}"
+        for command in shell_commands(block):
+            if command.startswith("docker run"):
+                assert "--detach" in command or "--rm" in command, f"{where}: {command}"
+            if "docker-compose up" in command:
+                assert "--detach" in command, f"{where}: {command}"
+            if "port-forward" in command:
+                assert command.endswith("&") or ">/dev/null &" in command, f"{where}: {command}"
+            if re.search(r"kubectl (rollout status|wait)\b", command):
+                assert "--timeout=" in command, f"{where}: {command}"
+            assert not re.search(r"(^|\s)(--watch|-w|--follow|-f)(\s|$)", command) or "apply -f" in command, (
+                f"{where}: {command}"
+            )
+            assert not re.match(r"(while|until)\b", command), f"{where}: unbounded loop {command}"
+            if command.startswith("for "):
+                assert re.search(r"\$\(seq \d+\)", command), f"{where}: a wait loop needs a bound: {command}"
+
+
+def test_kubernetes_and_docker_steps_are_separate_blocks(deck: Deck) -> None:
+    # Without a cluster the rehearsal skips the Kubernetes blocks: none may also hold a Docker step.
+    for slide, block in runnable_blocks(deck):
+        calls_kubectl = "kubectl" in block.text or block.action == "Apply"
+        calls_docker = re.search(r"\bdocker(-compose)?\b", block.text) or block.action == "Build"
+        assert not (calls_kubectl and calls_docker), f"slide {slide.number} {slide.title!r} {block.block_id}"
+
+
+def test_files_the_blocks_use_are_in_the_material_and_shown_first(deck: Deck) -> None:
+    shown: set[str] = set()
+    for slide in deck.slides:
+        shown |= {block.include for block in slide.blocks if block.include}
+        for block in slide.blocks:
+            if not block.runnable:
+                continue
+            for folder in re.findall(r"\bcd /workshop/?(\S*)", block.text):
+                assert (ROOT / folder).is_dir(), f"{block.block_id}: /workshop/{folder} is not in the material"
+            for manifest in re.findall(r"kubectl apply -f (\S+)", block.text):
+                assert (ROOT / manifest).is_file(), f"{block.block_id}: {manifest} does not exist"
+                assert manifest in shown, f"{block.block_id}: {manifest} is applied before any slide shows it"
+            for name in re.findall(r"--(?:env-file|file) (\S+)", block.text):
+                assert (ROOT / "sample_app" / name).is_file(), f"{block.block_id}: sample_app/{name} does not exist"
+
+
+def test_slides_that_run_something_say_what_to_point_out(deck: Deck) -> None:
+    for slide, _ in runnable_blocks(deck):
+        assert slide.notes_html.strip(), f"slide {slide.number} {slide.title!r} runs code but has no presenter notes"
+
+
+def test_key_steps_have_checks(deck: Deck) -> None:
+    def check_of(pattern: str) -> str:
+        blocks = [block for _, block in runnable_blocks(deck) if re.search(pattern, block.text)]
+        assert blocks, pattern
+        assert blocks[0].check is not None, f"{blocks[0].block_id} ({pattern}) has no check"
+        return blocks[0].check.command
+
+    assert "docker image inspect 12factor:1.0 12factor-dbinit:1.0" in check_of(r"docker build")
+    assert "localhost:5000/users" in check_of(r"--publish 5000:5000")
+    assert "localhost:5000/users" in check_of(r"docker-compose up")
+    assert "deployment/mysql" in check_of(r"k8s/mysql-deployment\.yaml")
+    assert "job/12factor-dbinit" in check_of(r"k8s/12factor-dbinit-job\.yaml")
+    assert "deployment/12factor" in check_of(r"k8s/12factor-deployment\.yaml")
+    assert "= 4" in check_of(r"--replicas=4")
+    assert "= 2" in check_of(r"--replicas=2")
+
+
+def test_scaling_and_healing_slides_answer_the_seed(deck: Deck) -> None:
+    # The seed's notes promise "how to scale up"; its trends slide names auto-healing and cattle, not pets.
+    titles = [slide.title for slide in deck.slides]
+    assert titles.index("How to scale up") < titles.index("Scale down") < titles.index("Cattle not pets : a pod dies")
+    assert titles.index("Deploy : 12factor") < titles.index("How to scale up") < titles.index("Extra Material")
+    healing = slide_titled(deck, "Cattle not pets : a pod dies").notes_html
+    assert "Auto-healing" in healing and "Cattle not Pets" in healing

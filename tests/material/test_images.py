@@ -128,6 +128,8 @@ def test_get_users_through_the_published_port_returns_the_seeded_users(stack):
     assert users == users_in_database(stack.mysql, stack.env)
     assert {"id": 1, "name": "ada", "email": "ada@example.com"} in users
     assert "load-db: loaded" in stack.dbinit.logs().decode()
+    # The app's own log has no errors (gunicorn once failed to write its control socket to a missing home).
+    assert "[ERROR]" not in stack.app.logs().decode()
 
 
 def test_app_healthcheck_turns_healthy(stack):

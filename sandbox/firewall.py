@@ -103,8 +103,8 @@ def firewall_rules(*, subnets: Iterable[str], allowed: Iterable[HostService]) ->
 
     First the contents of PODIUM-SANDBOX-INPUT (replies, then each of `allowed`, then DROP) and
     PODIUM-SANDBOX-FORWARD (no other sandbox, no link-local service), then the jumps from INPUT,
-    DOCKER-USER and FORWARD for packets from each subnet. Addresses are spelled as `iptables -S` prints them, so an
-    installed rule can be recognised. The module docstring says why each rule is there.
+    DOCKER-USER and FORWARD for packets from each subnet. Addresses are spelled as `iptables -S`
+    prints them, so an installed rule can be recognised. The module docstring says why each rule is there.
     """
     subnets = [str(ipaddress.ip_network(subnet)) for subnet in subnets]
     rules = [_rule(CHAIN_INPUT, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", why="replies", then="ACCEPT")]
@@ -192,6 +192,11 @@ def firewall_apply(*, progress: Progress) -> list[list[str]]:
     iptables; raises FirewallError naming the fix (or PODIUM_SANDBOX_FIREWALL=0 for hosts whose
     operator manages the firewall).
     """
+    if os.geteuid() != 0:
+        raise FirewallError(
+            "Installing the sandbox firewall (iptables) needs root: run `manage.py sandbox prepare` as root, "
+            "or set PODIUM_SANDBOX_FIREWALL=0 if you manage this host's firewall yourself."
+        )
     pool = getattr(settings, "PODIUM_SANDBOX_SUBNET_POOL", docker_spec.SUBNET_POOL)
     allowed = firewall_allowed(progress=progress)
     rules = firewall_rules(subnets=[pool], allowed=allowed)
@@ -319,10 +324,11 @@ def _run(command: list[str], *, stdin: str | None = None, check: bool) -> subpro
     except subprocess.TimeoutExpired:
         raise FirewallError(f"`{' '.join(command)}` did not finish within {IPTABLES_TIMEOUT} s.") from None
     if check and result.returncode != 0:
-        reason = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else f"exit {result.returncode}"
-        hint = "Run `manage.py sandbox prepare` as root" if "denied" in reason.lower() else "Fix what it names"
+        # iptables-nft prefixes its answers with warnings about legacy tables; the error is the rest.
+        said = " ".join(line for line in result.stderr.strip().splitlines() if not line.startswith("# Warning"))
         raise FirewallError(
-            f"Installing the sandbox firewall failed: `{' '.join(command)}` said: {reason}. {hint}, "
+            f"Installing the sandbox firewall failed: `{' '.join(command)}` said: "
+            f"{said.rstrip('.') or f'exit {result.returncode}'}. Fix what it names, "
             "or set PODIUM_SANDBOX_FIREWALL=0 if you manage this host's firewall yourself."
         )
     return result

@@ -18,6 +18,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -174,3 +175,20 @@ def base_images(docker_client: docker.DockerClient) -> dict[str, str]:
 
     image_prepare_all(offline=True, force=False, progress=print)
     return {role.role: image_for(role.role) for role in deck_images()}
+
+
+def material_images_on_host(client: docker.DockerClient, base_images: dict[str, str]) -> None:
+    """Build the workshop's images on the host engine, where the test cluster's kubelet finds them.
+
+    A real cluster pulls them from a registry, and kind gets them through `kind load`; the test cluster
+    runs its pods on this engine, so the images only need to be here, under the names the manifests use.
+    """
+    from sandbox.kube_access import MATERIAL_BUILDS
+
+    material = Path(__file__).resolve().parent.parent / "sample_app"
+    for tag, (dockerfile, argument, role) in MATERIAL_BUILDS.items():
+        client.images.build(
+            path=str(material), dockerfile=dockerfile, tag=tag, buildargs={argument: base_images[role]}, rm=True
+        )
+    if base_images["mysql"] != "mysql:8":  # the manifests run `mysql:8`; here that is the local stand-in
+        client.images.get(base_images["mysql"]).tag("mysql", "8")

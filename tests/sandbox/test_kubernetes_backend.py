@@ -28,7 +28,7 @@ from sandbox.backends.base import RunRequest, RunResult, SandboxSpec
 from sandbox.backends.kubernetes import KubernetesBackend
 from sandbox.errors import SandboxError, SandboxUnavailable
 from tests.cluster.helpers import Cluster, cluster, cluster_wait_for  # noqa: F401 - `cluster` is a fixture
-from tests.docker_helpers import docker_remove_labelled
+from tests.docker_helpers import docker_remove_labelled, material_images_on_host
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
@@ -136,17 +136,7 @@ def prepared(cluster: Cluster, docker_client, base_images) -> Iterator[Cluster]:
 
     workspace_image_build(progress=print)
     registry_fill(progress=print)
-    for tag, (dockerfile, argument, role) in kube_access.MATERIAL_BUILDS.items():
-        docker_client.images.build(
-            path=str(ROOT / "sample_app"),
-            dockerfile=dockerfile,
-            tag=tag,
-            buildargs={argument: base_images[role]},
-            rm=True,
-            forcerm=True,
-        )
-    if base_images["mysql"] != "mysql:8":  # the manifests run `mysql:8`; here that is the local stand-in
-        docker_client.images.get(base_images["mysql"]).tag("mysql", "8")
+    material_images_on_host(docker_client, base_images)
     with override_settings(
         PODIUM_KUBECONFIG=str(cluster.kubeconfig), PODIUM_SANDBOX_SECURITY=SECURITY, PODIUM_K8S_DOCKER=True
     ):

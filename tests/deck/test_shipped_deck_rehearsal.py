@@ -1,0 +1,52 @@
+"""The shipped deck is a test: every runnable block and check passes in order on a fresh sandbox.
+
+Runs `manage.py deck rehearse` for real: once on the Docker backend with the test
+cluster configured (the attendee's workspace gets its own namespace, so the
+Kubernetes half runs too), once on the Kubernetes backend (workspace pod with a
+Docker engine beside it). No step may be skipped: a skip would hide a broken slide.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.cluster.helpers import cluster  # noqa: F401 - a fixture
+from tests.conftest import ROOT
+from tests.docker_helpers import material_images_on_host
+from tests.sandbox.test_rehearse import rehearse
+
+DECK = ROOT / "slides" / "intro-docker-kubernetes.md"
+SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed, (\d+) skipped", re.MULTILINE)
+
+pytestmark = [pytest.mark.docker, pytest.mark.cluster, pytest.mark.slow]
+
+
+@pytest.fixture
+def shipped_rehearsal(settings, docker_client, base_images, cluster):  # noqa: F811 - `cluster` is the fixture
+    """The deck's images on the node, the test cluster configured; rehearsal leftovers removed afterwards."""
+    from tests.docker_helpers import docker_remove_labelled
+
+    material_images_on_host(docker_client, base_images)
+    settings.PODIUM_KUBECONFIG = str(cluster.kubeconfig)
+    settings.PODIUM_K8S_DOCKER = True
+    settings.PODIUM_SANDBOX_SECURITY = "capabilities"  # plain --privileged fails on these machines
+    yield
+    label = f"podium.instance={settings.PODIUM_INSTANCE}-rehearsal"
+    cluster.kubectl("delete", "namespace", "-l", label, "--wait=false", check=False)
+    docker_remove_labelled(docker_client, label=label)
+
+
+def assert_all_passed(status: int, out: str) -> None:
+    summary = SUMMARY.search(out)
+    assert summary, out
+    passed, failed, skipped = map(int, summary.groups())
+    assert (status, failed, skipped) == (0, 0, 0), out
+    assert passed >= 30, out  # the whole story: Docker, Compose, Kubernetes, scaling, healing, and their checks
+
+
+@pytest.mark.parametrize("backend", ["docker", "kubernetes"])
+def test_the_shipped_deck_rehearses_with_no_failure_and_no_skip(shipped_rehearsal, backend):
+    status, out, _ = rehearse(DECK, "--backend", backend)
+    assert_all_passed(status, out)

@@ -29,6 +29,7 @@ from sandbox.backends.base import Backend, RunRequest, RunResult, StopCheck
 from sandbox.errors import SandboxError, SandboxNotFound
 from sandbox.groups import attendee_group
 from sandbox.models import Attendee, Sandbox
+from sandbox.progress import check_record_store
 from sandbox.selectors import sandbox_of
 from sandbox.services import RunRefused, group_send, in_thread
 
@@ -156,6 +157,10 @@ async def check_run(*, attendee: Attendee, check: Check) -> dict:
     except Exception:
         log.exception("check %s for attendee %s failed", check.check_id, attendee.id)
         result = CheckResult(check.check_id, False, "Something went wrong on the server; try again.")
+    if result.exit_code is not None or result.timed_out:  # a real verdict, not "no sandbox" or an error
+        await database_sync_to_async(check_record_store)(
+            attendee=attendee, check_id=check.check_id, done=result.done, message=result.message
+        )
     event = {"type": "check.result", "block": check.check_id, "done": result.done, "message": result.message}
     await group_send(attendee_group(attendee.id), event)
     return event

@@ -8,8 +8,10 @@ translates messages.
 client -> {"type": "run", "block": "s7b0", "code": optional edited text}
           {"type": "cancel", "run": "<uuid>"}   {"type": "reset"}   {"type": "history"}
           {"type": "check", "block": "s7b0"}   ("Check my work": the block's check, or "s7" for a slide's)
+          {"type": "progress", "slide": 7}   (the slide this attendee is on; stored at most once a second)
 server -> run.accepted, sandbox.progress, run.started, run.output (seq 1, 2, …), run.finished,
-          sandbox.reset, history, check.result {"block", "done", "message"}, error {"code", "message", "block"?}
+          sandbox.reset, history {"runs", "checks" {id: {done, message, at}}, "slide" (stored, or null)},
+          check.result {"block", "done", "message"}, error {"code", "message", "block"?}
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from sandbox.checks import check_find, check_run
 from sandbox.groups import attendee_group
 from sandbox.identity import NoSession, attendee_for
 from sandbox.models import Attendee, Run
+from sandbox.progress import progress_of, progress_slide_store
 from sandbox.reconcile import runs_interrupted_mark_once
 from sandbox.selectors import run_last_per_block
 from sandbox.services import (
@@ -37,7 +40,9 @@ from sandbox.services import sandbox_reset as sandbox_reset_start
 
 CLOSE_NO_SESSION = 4401
 CLOSE_NOT_FOUND = 4404
-MESSAGE_TYPES = '"run", "cancel", "reset", "history" or "check"'
+MESSAGE_TYPES = '"run", "cancel", "reset", "history", "check" or "progress"'
+# A page reports every slide change; the database hears at most one a second per socket (the last one wins).
+SLIDE_STORE_SECONDS = 1.0
 
 # Strong references to reset and check tasks, which outlive the socket that asked.
 _background: set[asyncio.Task] = set()
@@ -69,6 +74,8 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
     """One attendee's page of one deck, at /ws/decks/<slug>/runs/."""
 
     attendee: Attendee | None = None
+    _slide_wanted: int | None = None
+    _slide_task: asyncio.Task | None = None
 
     async def connect(self) -> None:
         self.deck_slug = self.scope["url_route"]["kwargs"]["slug"]
@@ -117,7 +124,10 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
             await self._check(content.get("block"))
         elif kind == "history":
             runs = await database_sync_to_async(run_last_per_block)(attendee=self.attendee, deck_slug=self.deck_slug)
-            await self.send_json({"type": "history", "runs": [run_public(run) for run in runs]})
+            stored = await database_sync_to_async(progress_of)(attendee=self.attendee)
+            await self.send_json({"type": "history", "runs": [run_public(run) for run in runs], **stored})
+        elif kind == "progress":
+            await self._slide(content.get("slide"))
         else:
             await self._error("bad-request", f"Unknown message type {str(kind)[:40]!r}: send {MESSAGE_TYPES}.")
 
@@ -152,6 +162,24 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
         _background.add(task)
         task.add_done_callback(_background.discard)
         task.add_done_callback(lambda _: _checking.discard(key))
+
+    async def _slide(self, slide: object) -> None:
+        if isinstance(slide, bool) or not isinstance(slide, int) or slide < 1:
+            await self._error("bad-request", 'Say which slide: {"type": "progress", "slide": 7}.')
+            return
+        self._slide_wanted = slide
+        if self._slide_task is None or self._slide_task.done():
+            self._slide_task = asyncio.create_task(self._slide_store())
+            _background.add(self._slide_task)
+            self._slide_task.add_done_callback(_background.discard)
+
+    async def _slide_store(self) -> None:
+        # Stores the latest wanted slide, then waits; slides reported meanwhile are stored after the wait.
+        stored = None
+        while self._slide_wanted != stored:
+            stored = self._slide_wanted
+            await database_sync_to_async(progress_slide_store)(attendee=self.attendee, slide=stored)
+            await asyncio.sleep(SLIDE_STORE_SECONDS)
 
     async def _cancel(self, run_id: object) -> None:
         try:

@@ -106,3 +106,36 @@ class Run(models.Model):
     def active(self) -> bool:
         """Whether the run is still queued or running."""
         return self.status in self.ACTIVE
+
+
+class Progress(models.Model):
+    """Where a self-paced attendee is in the deck, kept so a closed tab can come back to the same slide.
+
+    `replay_from` is when their sandbox last started fresh (a reset): runs
+    before it are not replayed into a recreated sandbox (see sandbox.progress).
+    """
+
+    attendee = models.OneToOneField(Attendee, on_delete=models.CASCADE, primary_key=True, related_name="progress")
+    slide = models.PositiveIntegerField(default=1)
+    slide_at = models.DateTimeField(null=True, blank=True)
+    replay_from = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"progress of {self.attendee_id}: slide {self.slide}"
+
+
+class CheckRecord(models.Model):
+    """The latest answer of one step check ("Check my work") for one attendee; `passed_at`: when it last passed."""
+
+    attendee = models.ForeignKey(Attendee, on_delete=models.CASCADE, related_name="check_records")
+    check_id = models.CharField(max_length=20)
+    done = models.BooleanField(default=False)
+    message = models.TextField(blank=True)
+    at = models.DateTimeField()
+    passed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["attendee", "check_id"], name="check_record_per_step")]
+
+    def __str__(self) -> str:
+        return f"check {self.check_id} of {self.attendee_id}: {'done' if self.done else 'not yet'}"

@@ -35,6 +35,7 @@ from sandbox.backends.base import Backend, RunRequest, RunResult, SandboxSpec
 from sandbox.errors import SandboxError, SandboxLimitReached, SandboxNotFound
 from sandbox.groups import WORKER_CHANNEL, attendee_group
 from sandbox.models import Attendee, Run, Sandbox
+from sandbox.progress import progress_replay, progress_reset_mark
 from sandbox.selectors import run_get_for_attendee, runs_active, runs_active_count, sandbox_live_count, sandbox_of
 from sandbox.streaming import RunStream
 
@@ -472,6 +473,7 @@ async def sandbox_ensure(*, attendee: Attendee, progress) -> Sandbox:
     """
     async with _ensure_lock(attendee.id):
         backend = await in_thread(backend_get)
+        before = await database_sync_to_async(sandbox_of)(attendee=attendee)
         sandbox = await database_sync_to_async(_sandbox_claim)(attendee=attendee, backend=backend)
         spec = SandboxSpec(sandbox_id=sandbox.id.hex, attendee_id=attendee.id.hex, talk=attendee.deck_slug)
         try:
@@ -479,6 +481,9 @@ async def sandbox_ensure(*, attendee: Attendee, progress) -> Sandbox:
         except SandboxError:
             await database_sync_to_async(_sandbox_mark)(sandbox_id=sandbox.id, status=Sandbox.Status.FAILED)
             raise
+        if before is not None and before.status == Sandbox.Status.GONE:
+            # Reaped (culled or vanished): bring back the attendee's work up to their last passed check.
+            await progress_replay(attendee=attendee, backend=backend, sandbox_state=state, progress=progress)
         return await database_sync_to_async(_sandbox_mark)(
             sandbox_id=sandbox.id, status=Sandbox.Status.READY, state=state
         )
@@ -539,6 +544,8 @@ async def sandbox_reset(*, attendee: Attendee) -> dict:
             await run_cancel(attendee=attendee, run_id=run.id)
     stream = RunStream(run_id="", send=functools.partial(group_send, group), output_cap=0)
     event = {"type": "sandbox.reset", "status": "ok", "message": "Your sandbox is fresh."}
+    # Asked for afresh: what ran before is never replayed into a later sandbox.
+    await database_sync_to_async(progress_reset_mark)(attendee=attendee)
     try:
         async with _ensure_lock(attendee.id):
             backend = await in_thread(backend_get)

@@ -57,6 +57,7 @@ function slideChanged(number, previous, source) {
     else link.removeAttribute("aria-current");
   }
   announce(`Slide ${number} of ${count}: ${show.title(number)}`);
+  document.dispatchEvent(new CustomEvent("podium:slide", { detail: { slide: number } }));
   if (source === "user" && follow.live) {
     // Wandering off pauses following; coming back to the presenter's slide resumes it.
     const wasFollowing = follow.following;
@@ -178,6 +179,13 @@ viewport.addEventListener(
 
 // First slide: a live talk puts late joiners on the presenter's slide; otherwise the URL decides.
 const start = follow.live ? follow.slide : (slideInHash() ?? 1);
+// A self-paced learner coming back lands on their stored slide (progress.js), unless the URL or a live talk says otherwise.
+let storedSlideUsed = follow.live || slideInHash() !== null;
+document.addEventListener("podium:stored-slide", (event) => {
+  if (storedSlideUsed || follow.live) return;
+  storedSlideUsed = true;
+  if (show.current === start) show.go(event.detail.slide, { source: "start", history: "replace" });
+});
 show.go(start, { source: "start", history: "replace" });
 show.hideOthers();
 if (config.talk.blackout) setBlackout(true, "presenter");

@@ -6,6 +6,7 @@
 // edited; elsewhere, the first runnable block of the current slide.
 
 import { startChecks } from "./checks.js";
+import { startProgress } from "./progress.js";
 import { FollowSocket } from "./follow.js";
 import { RunBlock } from "./run_block.js";
 import { fitSlide } from "./stage.js";
@@ -69,6 +70,7 @@ function startRuns(config, roots) {
   }
   // "Check my work" controls (checks.js): same socket; their answers and errors come back through `handlers`.
   const checks = startChecks((message) => page.send(message));
+  const progress = startProgress((message) => page.send(message));
 
   window.setInterval(() => {
     for (const block of blocks.values()) if (block.active) block.tick();
@@ -109,11 +111,13 @@ function startRuns(config, roots) {
       if (!block || (block.run && block.run !== message.run)) return;
       byRun.set(message.run, block);
       block.run = message.run;
+      progress.runFinished(message.block, message.status);
       // Output lost on the way (this page reconnected mid-run): the stored copy is complete.
       if (block.finished(message)) socket.send({ type: "history" });
     },
     "check.result"(message) {
       checks.result(message);
+      progress.checkResult(message.block, message.done === true);
     },
     "sandbox.reset"(message) {
       reset.done(message.message, message.status === "ok");
@@ -125,6 +129,7 @@ function startRuns(config, roots) {
         byRun.set(run.run, block);
         block.restoreRun(run);
       }
+      progress.history(message);
     },
     error(message) {
       if (checks.refused(message)) return;

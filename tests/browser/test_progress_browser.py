@@ -1,0 +1,86 @@
+"""A self-paced learner's progress survives a reload: a real daphne, a real Docker sandbox, headless Chromium.
+
+The learner runs three steps (two succeed, one fails), moves to another slide and
+reloads the deck's plain address: the page lands on the slide they were on, shows
+"2 of 4 steps done", marks exactly the two succeeded blocks done and still shows
+their output.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.browser.conftest import PodiumServer, Watch, live_server
+from tests.browser.test_runs_browser import (
+    COUNTING,
+    FAILING,
+    FIRST_RUN,
+    FIXTURES,
+    PYTHON,
+    RUN,
+    SLUG,
+    _context,
+    _show,
+    _wait_badge,
+)
+from tests.docker_helpers import docker_remove_labelled
+
+pytestmark = [pytest.mark.browser, pytest.mark.docker]
+
+
+@pytest.fixture(scope="module")
+def progress_server(tmp_path_factory, docker_client) -> Iterator[PodiumServer]:
+    instance = f"browser-progress-{uuid.uuid4().hex[:8]}"
+    extra = {
+        "PODIUM_INSTANCE": instance,
+        "PODIUM_SANDBOX_SECURITY": os.environ.get("PODIUM_SANDBOX_SECURITY") or "capabilities",
+        "PODIUM_SANDBOX_BACKEND": "docker",
+    }
+    try:
+        with live_server(tmp_path_factory.mktemp("progress"), slides=FIXTURES, slug=SLUG, extra_env=extra) as server:
+            yield server
+    finally:
+        docker_remove_labelled(docker_client, label=f"podium.instance={instance}")
+
+
+def _done_blocks(page) -> list[str]:
+    return page.eval_on_selector_all("#stage .code-block[data-step-done]", "els => els.map(e => e.dataset.block)")
+
+
+def test_a_learner_reloads_and_finds_their_slide_outputs_and_steps_done(chromium, progress_server, artifacts_dir):
+    watch = Watch()
+    context = _context(chromium, watch)
+    try:
+        page = context.new_page()
+        page.on("pageerror", lambda error: watch.errors.append(f"{page.url}: {error}"))
+        page.goto(progress_server.url(f"/decks/{SLUG}/"))
+        page.wait_for_selector("#progress-steps")
+
+        _show(page, PYTHON)
+        page.click(f"#slide-{PYTHON} .run-button")
+        _wait_badge(page, PYTHON, "^exit 0$", timeout=FIRST_RUN)
+        _show(page, COUNTING)
+        page.click(f"#slide-{COUNTING} .run-button")
+        _wait_badge(page, COUNTING, "^exit 0$")
+        _show(page, FAILING)
+        page.click(f"#slide-{FAILING} .run-button")
+        _wait_badge(page, FAILING, "^exit 3$")
+        assert page.text_content("#progress-steps") == "2 of 4 steps done"
+        _show(page, COUNTING)
+        page.wait_for_timeout(1500)  # the slide is stored at most once a second
+
+        page.goto(progress_server.url(f"/decks/{SLUG}/"))  # the plain address: no #/N
+        page.wait_for_selector(f"#slide-{COUNTING}.is-current", timeout=RUN)
+        page.wait_for_function(
+            "() => document.querySelector('#progress-steps')?.textContent === '2 of 4 steps done'", timeout=RUN
+        )
+        assert sorted(_done_blocks(page)) == sorted([f"s{COUNTING}b0", f"s{PYTHON}b0"])
+        assert "line 5" in page.inner_text(f"#stage #slide-{COUNTING} .xterm-rows")
+        page.screenshot(path=str(artifacts_dir / "progress-after-reload.png"))
+        assert watch.offsite == [] and watch.errors == []
+    finally:
+        context.close()

@@ -16,11 +16,6 @@ started=$(date +%s)
 scripts/setup.sh test
 scripts/services-up.sh
 scripts/docker-up.sh
-say "preparing workshop images (built locally when no registry answers)"
-.venv/bin/python manage.py sandbox prepare
-PODIUM_SANDBOX_SECURITY=$(scripts/sandbox-security.sh)
-export PODIUM_SANDBOX_SECURITY
-say "sandbox security mode: $PODIUM_SANDBOX_SECURITY"
 
 say "test Kubernetes cluster (built from Debian's source once per machine; see tests/cluster/README.md)"
 cluster_started=0
@@ -32,6 +27,14 @@ fi
 cluster_stop() { if [[ $cluster_started == 1 ]]; then tests/cluster/down.sh >/dev/null 2>&1 || true; fi; }
 trap cluster_stop EXIT
 export PODIUM_CLUSTER_KEEP=1
+
+# Images, workspace, mirror and the sandbox firewall. The firewall lets workspaces reach the
+# Kubernetes API only of the cluster PODIUM_KUBECONFIG names: here the test cluster's.
+say "preparing workshop images (built locally when no registry answers) and the sandbox firewall"
+PODIUM_KUBECONFIG="${PODIUM_CLUSTER_DIR:-/var/lib/podium-cluster}/admin.kubeconfig" .venv/bin/python manage.py sandbox prepare
+PODIUM_SANDBOX_SECURITY=$(scripts/sandbox-security.sh)
+export PODIUM_SANDBOX_SECURITY
+say "sandbox security mode: $PODIUM_SANDBOX_SECURITY"
 
 say "ruff"
 .venv/bin/ruff check .

@@ -8,43 +8,31 @@ their output.
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from tests.browser.conftest import PodiumServer, Watch, live_server
+from tests.browser.conftest import PodiumServer, Watch
 from tests.browser.test_runs_browser import (
     COUNTING,
     FAILING,
     FIRST_RUN,
-    FIXTURES,
     PYTHON,
     RUN,
     SLUG,
     _context,
     _show,
     _wait_badge,
+    docker_podium,
 )
-from tests.docker_helpers import docker_remove_labelled
 
 pytestmark = [pytest.mark.browser, pytest.mark.docker]
 
 
 @pytest.fixture(scope="module")
 def progress_server(tmp_path_factory, docker_client) -> Iterator[PodiumServer]:
-    instance = f"browser-progress-{uuid.uuid4().hex[:8]}"
-    extra = {
-        "PODIUM_INSTANCE": instance,
-        "PODIUM_SANDBOX_SECURITY": os.environ.get("PODIUM_SANDBOX_SECURITY") or "capabilities",
-        "PODIUM_SANDBOX_BACKEND": "docker",
-    }
-    try:
-        with live_server(tmp_path_factory.mktemp("progress"), slides=FIXTURES, slug=SLUG, extra_env=extra) as server:
-            yield server
-    finally:
-        docker_remove_labelled(docker_client, label=f"podium.instance={instance}")
+    with docker_podium(tmp_path_factory.mktemp("progress"), docker_client, name="browser-progress") as server:
+        yield server
 
 
 def _done_blocks(page) -> list[str]:

@@ -10,6 +10,7 @@ module's own PODIUM_INSTANCE label and is removed afterwards, pass or fail.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import uuid
@@ -32,10 +33,10 @@ FIRST_RUN = 180_000
 RUN = 60_000
 
 
-@pytest.fixture(scope="module")
-def runs_server(tmp_path_factory, docker_client) -> Iterator[PodiumServer]:
-    """Podium on the fixture deck with the Docker backend; its sandboxes are removed at the end."""
-    instance = f"browser-runs-{uuid.uuid4().hex[:8]}"
+@contextlib.contextmanager
+def docker_podium(tmp: Path, docker_client, *, name: str) -> Iterator[PodiumServer]:
+    """Podium on the fixture deck with the Docker backend, under its own install label; its sandboxes go at the end."""
+    instance = f"{name}-{uuid.uuid4().hex[:8]}"
     extra = {
         "PODIUM_INSTANCE": instance,
         # `--privileged` fails on these machines; the explicit capability set works everywhere.
@@ -43,10 +44,17 @@ def runs_server(tmp_path_factory, docker_client) -> Iterator[PodiumServer]:
         "PODIUM_SANDBOX_BACKEND": "docker",
     }
     try:
-        with live_server(tmp_path_factory.mktemp("runs-live"), slides=FIXTURES, slug=SLUG, extra_env=extra) as server:
+        with live_server(tmp, slides=FIXTURES, slug=SLUG, extra_env=extra) as server:
             yield server
     finally:
         docker_remove_labelled(docker_client, label=f"podium.instance={instance}")
+
+
+@pytest.fixture(scope="module")
+def runs_server(tmp_path_factory, docker_client) -> Iterator[PodiumServer]:
+    """Podium on the fixture deck with the Docker backend; its sandboxes are removed at the end."""
+    with docker_podium(tmp_path_factory.mktemp("runs-live"), docker_client, name="browser-runs") as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

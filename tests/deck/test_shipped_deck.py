@@ -85,8 +85,7 @@ def deck() -> Deck:
 
 @pytest.fixture(scope="module")
 def seed() -> Deck:
-    if not SEED.is_file():
-        pytest.skip(f"the seed deck {SEED} is not on this machine (it lives in the shared folder beside the repo)")
+    assert SEED.is_file(), f"the seed deck is missing: neither shared/seed/ nor the repo's copy at {SEED}"
     return deck_parse(path=SEED, include_root=ROOT)
 
 

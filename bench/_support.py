@@ -1,20 +1,19 @@
-"""Shared parts of the end-to-end run benchmarks (bench/run_latency.py, bench/run_throughput.py).
+"""The Podium server the end-to-end run benchmarks drive (bench/run_latency.py, bench/run_throughput.py).
 
-`BenchServer` starts a real daphne server on a free loopback port against a
-fresh temporary SQLite database (migrated first), with the embedded sandbox
-worker, the Docker backend and the deck folder bench/decks/ (one `!bash` block
-per measured command). A session cookie is obtained the way a browser gets
-one: GET the audience page and keep `sessionid`; if that page sets no cookie,
-the session is created through Django's SessionStore in the same database (the
-report says which way was used). Runs go over a real websocket client
-(`websockets`) with the page's Origin.
+`BenchServer` starts a real daphne server (bench/common.py) on a free loopback
+port against a fresh temporary SQLite database (migrated first), with the
+embedded sandbox worker, the Docker backend and the deck folder bench/decks/
+(one `!bash` block per measured command). A session cookie is obtained the way
+a browser gets one: GET the audience page and keep `sessionid`; if that page
+sets no cookie, the session is created through Django's SessionStore in the
+same database (the report says which way was used). Runs go over a real
+websocket client (`websockets`) with the page's Origin; `attendee_warm` gives a
+bench one attendee whose sandbox the first run has created.
 
 On leaving (normally, on an exception, Ctrl-C or SIGTERM) daphne is stopped
 first, so no run in flight creates anything more, then every container,
 network and volume labelled podium.managed=1 and podium.attendee=<an attendee
 this bench made> is removed.
-
-Progress goes to stderr; the scripts print one JSON object on stdout's last line.
 """
 
 from __future__ import annotations
@@ -22,51 +21,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import math
-import os
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+import common as bench
+
 DECKS = Path(__file__).resolve().parent / "decks"
 SLUG = "run-bench"
 BLOCK_ECHO = "s1b0"  # echo hi
 BLOCK_SEQ = "s2b0"  # seq 1 2000000
-START_TIMEOUT_S = 90
 RECV_TIMEOUT_S = 300  # one message; a cold sandbox on a loaded host takes a while
 SECURITY = "capabilities"  # plain --privileged fails on this machine
-
-
-def say(message: str) -> None:
-    """A progress line on stderr (stdout keeps only the JSON result)."""
-    print(f"bench: {message}", file=sys.stderr, flush=True)
-
-
-def percentile(samples: list[float], fraction: float) -> float:
-    """Nearest-rank percentile of `samples` (p99 of 30 samples is the largest)."""
-    ordered = sorted(samples)
-    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
-
-
-def load_average() -> list[float]:
-    """The host's 1, 5 and 15 minute load averages, rounded."""
-    return [round(value, 2) for value in os.getloadavg()]
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on at 127.0.0.1 right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _terminate_on_sigterm() -> None:
@@ -104,16 +77,10 @@ class BenchServer:
 
     def _start(self) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="podium-bench-"))
-        self.port = free_port()
-        env = {key: value for key, value in os.environ.items() if key not in {"REDIS_URL", "DATABASE_URL"}}
+        self.port = bench.free_port()
+        env = bench.server_env(folder=self.folder, slides=DECKS)
         env.update(
             {
-                "DJANGO_SETTINGS_MODULE": "config.settings",
-                "PODIUM_ENV": "development",
-                "DEBUG": "0",
-                "PODIUM_VAR_DIR": str(self.folder),
-                "DATABASE_URL": f"sqlite:///{self.folder / 'bench.sqlite3'}",
-                "PODIUM_SLIDES_DIR": str(DECKS),
                 "PODIUM_SANDBOX_BACKEND": "docker",
                 "PODIUM_SANDBOX_SECURITY": SECURITY,
                 "PODIUM_EMBEDDED_WORKER": "1",
@@ -121,66 +88,28 @@ class BenchServer:
             }
         )
         env.update(self.extra_env)
-        say(f"migrating {env['DATABASE_URL']}")
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--verbosity", "0"], cwd=ROOT, env=env, check=True, timeout=300
-        )
         # The bench itself reads the same database (sessions, attendee ids) through Django.
-        os.environ.update(env)
-        sys.path.insert(0, str(ROOT))
-        import django
-
-        django.setup()
+        bench.django_setup(env=env, migrate=True)
         from sandbox.backends.docker import DockerBackend
 
-        problem = DockerBackend().check()
-        if problem:
-            raise SystemExit(f"bench: sandboxes cannot be created here: {problem}")
-        log = self.folder / "daphne.log"
-        say(f"starting daphne on 127.0.0.1:{self.port} (log {log})")
-        self.process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1", "-p", str(self.port)]
-            + ["config.asgi:application"],
-            cwd=ROOT,
-            env=env,
-            stdout=log.open("w"),
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if self.process.poll() is not None:
-                raise SystemExit(f"bench: daphne exited with {self.process.returncode}: {self.log_tail()}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"bench: daphne did not listen within {START_TIMEOUT_S} s") from None
-                time.sleep(0.2)
+        bench.backend_checked(DockerBackend())
+        self.process = bench.daphne_start(port=self.port, env=env, log=self.folder / "daphne.log")
 
-    def log_tail(self, lines: int = 15) -> str:
+    def log_tail(self) -> str:
         """The end of daphne's log, for error messages."""
-        try:
-            return "\n".join((self.folder / "daphne.log").read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+        return bench.log_tail(self.folder / "daphne.log") if self.folder is not None else ""
 
     def close(self) -> None:
         """Stop daphne, remove the sandboxes of this bench's attendees, delete the temporary folder."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=15)
+        if self.process is not None:
+            bench.daphne_stop([self.process])
         self.process = None
         for session_key in self.sessions:  # a socket that connected made an attendee, even if we never asked
             with contextlib.suppress(Exception):  # no attendee, no sandbox
                 self.attendee_of(session_key)
         for attendee in sorted(self.attendees):
             removed = sandboxes_destroy(attendee_id=attendee)
-            say(f"removed {removed} sandbox object(s) of attendee {attendee[:12]}")
+            bench.say(f"removed {removed} sandbox object(s) of attendee {attendee[:12]}")
         self.attendees.clear()
         if self.folder is not None:
             shutil.rmtree(self.folder, ignore_errors=True)
@@ -206,7 +135,7 @@ class BenchServer:
                 return rest.split(";", 1)[0]
         from django.contrib.sessions.backends.db import SessionStore
 
-        say(f"GET {url} answered {status} without a sessionid cookie: creating the session with SessionStore")
+        bench.say(f"GET {url} answered {status} without a sessionid cookie: creating the session with SessionStore")
         session = SessionStore()
         session.create()
         self.session_via = "SessionStore"
@@ -223,18 +152,7 @@ class BenchServer:
 
     async def runs_socket(self, session_key: str):
         """A websocket to /ws/decks/<slug>/runs/ carrying the session cookie and the page's Origin."""
-        from websockets.asyncio.client import connect
-
-        socket_ = await connect(
-            f"ws://127.0.0.1:{self.port}/ws/decks/{SLUG}/runs/",
-            origin=f"http://127.0.0.1:{self.port}",
-            additional_headers={"Cookie": f"sessionid={session_key}"},
-            compression=None,
-            ping_interval=None,
-            open_timeout=60,
-            max_size=None,
-            max_queue=None,
-        )
+        socket_ = await bench.websocket_open(port=self.port, path=f"/ws/decks/{SLUG}/runs/", session_key=session_key)
         # The server accepts first and looks the attendee up afterwards; the answer to "history"
         # comes after that, so the attendee exists (or the refusal is known) once it arrives.
         await socket_.send(json.dumps({"type": "history"}))
@@ -299,56 +217,21 @@ async def run_block(socket_, block: str, *, limit_s: float = RECV_TIMEOUT_S) -> 
             return timing
 
 
-# -- the sandbox container, straight through the docker SDK ----------------------------------------
-def docker_api():
-    """A low-level docker SDK client of the engine DOCKER_HOST points at."""
-    import docker
-
-    return docker.from_env(timeout=120).api
-
-
+# -- the sandbox container, found by its labels --------------------------------------------------------
 def workspace_container(*, attendee_id: str) -> str:
     """Id of the running workspace container labelled with this attendee (found by label, not through Podium)."""
     filters = {"label": ["podium.managed=1", f"podium.attendee={attendee_id}"], "status": "running"}
-    found = docker_api().containers(filters=filters)
+    found = bench.docker_api().containers(filters=filters)
     if len(found) != 1:
         raise RuntimeError(f"expected one running workspace container of attendee {attendee_id}, found {len(found)}")
     return found[0]["Id"]
-
-
-def raw_first_byte(api, container: str, command: list[str]) -> tuple[float, float]:
-    """Raw SDK exec of `command`: (seconds to its first output byte, seconds to its exit code), from exec_create."""
-    started = time.perf_counter()
-    exec_id = api.exec_create(container, command)["Id"]
-    stream = api.exec_start(exec_id, stream=True, demux=True)
-    first = None
-    for out, err in stream:
-        if first is None and (out or err):
-            first = time.perf_counter() - started
-    api.exec_inspect(exec_id)
-    total = time.perf_counter() - started
-    return (first if first is not None else total), total
-
-
-def raw_exec_total(api, container: str, command: list[str], *, stream: bool) -> tuple[float, int, int | None]:
-    """Raw SDK exec of `command` until its exit code: (seconds, output bytes read by this client, exit code)."""
-    started = time.perf_counter()
-    exec_id = api.exec_create(container, command)["Id"]
-    size = 0
-    if stream:
-        for out, err in api.exec_start(exec_id, stream=True, demux=True):
-            size += len(out or b"") + len(err or b"")
-    else:
-        size = len(api.exec_start(exec_id) or b"")
-    exit_code = api.exec_inspect(exec_id).get("ExitCode")
-    return time.perf_counter() - started, size, exit_code
 
 
 def sandboxes_destroy(*, attendee_id: str) -> int:
     """Remove every container, network and volume labelled podium.managed=1 and podium.attendee=<attendee_id>."""
     import docker.errors
 
-    api = docker_api()
+    api = bench.docker_api()
     filters = {"label": ["podium.managed=1", f"podium.attendee={attendee_id}"]}
     removed = 0
     for container in api.containers(all=True, filters=filters):
@@ -370,3 +253,48 @@ def sandboxes_destroy(*, attendee_id: str) -> int:
         except docker.errors.NotFound:
             pass
     return removed
+
+
+# -- one attendee with a warm sandbox ------------------------------------------------------------------
+@dataclass
+class WarmAttendee:
+    """One attendee of a `BenchServer` whose sandbox exists: what the run benchmarks measure against."""
+
+    socket: object  # the runs websocket, session cookie and Origin set
+    attendee_id: str
+    first_run: RunTiming  # the run of `echo hi` that created the sandbox (cold)
+    api: object  # a low-level docker SDK client, for raw execs beside Podium's runs
+    container: str  # the attendee's workspace container
+
+
+@contextlib.asynccontextmanager
+async def attendee_warm(server: BenchServer) -> AsyncIterator[WarmAttendee]:
+    """A browser-like attendee whose first `echo hi` run has created their sandbox; their socket is closed on leaving.
+
+    RuntimeError, with the end of daphne's log, when that first run does not succeed.
+    """
+    session_key = await asyncio.to_thread(server.session_cookie)
+    socket_ = await server.runs_socket(session_key)
+    try:
+        attendee = await asyncio.to_thread(server.attendee_of, session_key)
+        bench.say(f"session via {server.session_via}; attendee {attendee[:12]}; the first run creates the sandbox")
+        first = await run_block(socket_, BLOCK_ECHO)
+        if first.end.get("status") != "ok":
+            raise RuntimeError(f"the first run did not succeed: {first.end}; daphne log:\n{server.log_tail()}")
+        bench.say(f"first run finished after {first.finished:.2f} s ({'; '.join(first.progress)})")
+        container = await asyncio.to_thread(workspace_container, attendee_id=attendee)
+        yield WarmAttendee(
+            socket=socket_, attendee_id=attendee, first_run=first, api=bench.docker_api(), container=container
+        )
+    finally:
+        await socket_.close()
+
+
+def figures_measured(measure, count: int, *, extra_env: dict[str, str] | None = None) -> None:
+    """Print the figures `measure(server, count)` returns from a fresh `BenchServer`, with the host's load around it."""
+    load_before = bench.load_average()
+    with BenchServer(extra_env=extra_env or {}) as server:
+        figures = asyncio.run(measure(server, count))
+    figures["load_avg_before"] = load_before
+    figures["load_avg_after"] = bench.load_average()
+    bench.figures_print(figures)

@@ -18,23 +18,15 @@ The last line printed is one JSON object.
 from __future__ import annotations
 
 import argparse
-import json
-import math
-import os
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+import common as bench
+
+ROOT = bench.ROOT
 SHIPPED = ROOT / "slides" / "intro-docker-kubernetes.md"
 SEED = Path("/work/shared/seed/intro-docker-kubernetes.md")
-
-
-def percentile(samples: list[float], fraction: float) -> float:
-    """Nearest-rank percentile of `samples`."""
-    ordered = sorted(samples)
-    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
 def timed_ms(action: Callable[[], object], repetitions: int, before: Callable[[], object] | None = None) -> list[float]:
@@ -54,11 +46,7 @@ def main() -> None:
     parser.add_argument("--deck", type=Path, default=SHIPPED if SHIPPED.exists() else SEED)
     args = parser.parse_args()
 
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
+    bench.django_setup()
     import markdown
     from django.conf import settings
 
@@ -82,22 +70,19 @@ def main() -> None:
         "slides": len(deck.slides),
         "code_blocks": sum(len(slide.blocks) for slide in deck.slides),
         "repetitions": args.repetitions,
-        "cold_p50_ms": round(percentile(cold, 0.50), 3),
-        "cold_p99_ms": round(percentile(cold, 0.99), 3),
-        "warm_p50_ms": round(percentile(warm, 0.50), 4),
-        "warm_p99_ms": round(percentile(warm, 0.99), 4),
-        "baseline_markdown_p50_ms": round(percentile(baseline, 0.50), 3),
-        "baseline_markdown_p99_ms": round(percentile(baseline, 0.99), 3),
+        **bench.p50_p99("cold_{p}_ms", cold, digits=3),
+        **bench.p50_p99("warm_{p}_ms", warm, digits=4),
+        **bench.p50_p99("baseline_markdown_{p}_ms", baseline, digits=3),
     }
     result["cold_p50_ratio"] = round(result["cold_p50_ms"] / result["baseline_markdown_p50_ms"], 2)
     result["warm_p50_ratio"] = round(result["warm_p50_ms"] / result["baseline_markdown_p50_ms"], 4)
-    print(
-        f"{result['deck']}: {result['slides']} slides, {result['code_blocks']} code blocks; "
+    bench.figures_print(
+        result,
+        summary=f"{result['deck']}: {result['slides']} slides, {result['code_blocks']} code blocks; "
         f"cold p50 {result['cold_p50_ms']} ms (p99 {result['cold_p99_ms']}), "
         f"warm p50 {result['warm_p50_ms']} ms (p99 {result['warm_p99_ms']}), "
-        f"plain markdown p50 {result['baseline_markdown_p50_ms']} ms"
+        f"plain markdown p50 {result['baseline_markdown_p50_ms']} ms",
     )
-    print(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -24,29 +24,25 @@ import asyncio
 import contextlib
 import json
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+import common as bench
+
 SLUG = "follow-bench"
 SLIDES = 60
-START_TIMEOUT_S = 60
 GOTO_TIMEOUT_S = 15
 CONNECT_BATCH = 25
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def percentile(values: list[float], fraction: float) -> float:
+    """The sample at the rounded rank `fraction` of the way from the smallest to the largest.
+
+    Kept apart from common.percentile (nearest rank): the other rule would move
+    this bench's p99 figures against the results recorded before.
+    """
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
     return ordered[index]
@@ -59,15 +55,7 @@ def write_deck(folder: Path) -> None:
 
 def prepare(env: dict[str, str]) -> str:
     """Migrate the temporary database and return the key of a session granted as presenter."""
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--verbosity", "0"], cwd=ROOT, env=env, check=True, timeout=300
-    )
-    os.environ.update(env)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+    bench.django_setup(env=env, migrate=True)
     from django.contrib.sessions.backends.db import SessionStore
 
     from deck.services import presenter_grant, talk_get_or_create, talk_presenter_token
@@ -80,55 +68,8 @@ def prepare(env: dict[str, str]) -> str:
     return session.session_key
 
 
-def start_daphne(port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
-    daphne = Path(sys.executable).parent / "daphne"
-    return subprocess.Popen(
-        [str(daphne), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
-
-
-def wait_listening(port: int, server: subprocess.Popen) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"bench: daphne on port {port} exited with {server.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"bench: daphne did not listen on port {port} within {START_TIMEOUT_S} s")
-
-
-def stop(servers: list[subprocess.Popen]) -> None:
-    for server in servers:
-        if server.poll() is None:
-            server.terminate()
-    for server in servers:
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
-
-
 async def open_socket(port: int, cookie: str | None = None):
-    from websockets.asyncio.client import connect
-
-    headers = {"Cookie": f"sessionid={cookie}"} if cookie else None
-    return await connect(
-        f"ws://127.0.0.1:{port}/ws/talks/{SLUG}/follow/",
-        origin=f"http://127.0.0.1:{port}",
-        additional_headers=headers,
-        compression=None,
-        ping_interval=None,
-        open_timeout=30,
-        max_queue=None,
-    )
+    return await bench.websocket_open(port=port, path=f"/ws/talks/{SLUG}/follow/", session_key=cookie)
 
 
 async def measure(ports: list[int], cookie: str, followers: int, gotos: int, roundtrips: int) -> dict:
@@ -218,31 +159,27 @@ def main() -> None:
         slides = folder / "slides"
         slides.mkdir()
         write_deck(slides)
-        env = {
-            **os.environ,
-            "PODIUM_ENV": "development",
-            "DEBUG": "0",
-            "LOG_LEVEL": "WARNING",
-            "SECRET_KEY": "follow-bench-" + os.urandom(16).hex(),
-            "PODIUM_VAR_DIR": str(folder),
-            "DATABASE_URL": f"sqlite:///{folder / 'bench.sqlite3'}",
-            "PODIUM_SLIDES_DIR": str(slides),
-            "PODIUM_PRESENTER_TOKEN": "",
-            "ALLOWED_HOSTS": "127.0.0.1",
-        }
-        env.pop("REDIS_URL", None)
+        env = bench.server_env(folder=folder, slides=slides)
+        env.update(
+            {
+                "LOG_LEVEL": "WARNING",
+                "SECRET_KEY": "follow-bench-" + os.urandom(16).hex(),
+                "PODIUM_PRESENTER_TOKEN": "",
+                "ALLOWED_HOSTS": "127.0.0.1",
+            }
+        )
         if args.redis:
             env["REDIS_URL"] = "redis://127.0.0.1:6379/0"
         cookie = prepare(env)
 
-        ports = [free_port() for _ in range(2 if args.redis else 1)]
-        servers = [start_daphne(port, env, folder / f"daphne-{port}.log") for port in ports]
+        ports = [bench.free_port() for _ in range(2 if args.redis else 1)]
+        servers = []
         try:
-            for port, server in zip(ports, servers, strict=True):
-                wait_listening(port, server)
+            for port in ports:
+                servers.append(bench.daphne_start(port=port, env=env, log=folder / f"daphne-{port}.log"))
             result = asyncio.run(measure(ports, cookie, args.followers, args.gotos, args.roundtrips))
         finally:
-            stop(servers)
+            bench.daphne_stop(servers)
 
     latency, last, roundtrip = result["latency_ms"], result["last_ms"], result["roundtrip_ms"]
     if not latency:
@@ -266,13 +203,13 @@ def main() -> None:
     }
     figures["p50_ratio"] = round(figures["p50_ms"] / figures["roundtrip_p50_ms"], 1)
     figures["p99_ratio"] = round(figures["p99_ms"] / figures["roundtrip_p99_ms"], 1)
-    print(
-        f"{args.followers} followers, {args.gotos} gotos ({figures['layer']}, {len(ports)} daphne): "
+    bench.figures_print(
+        figures,
+        summary=f"{args.followers} followers, {args.gotos} gotos ({figures['layer']}, {len(ports)} daphne): "
         f"p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms, max {figures['max_ms']} ms; "
         f"first/last follower p50 {figures['first_follower_p50_ms']}/{figures['all_followers_p50_ms']} ms; "
-        f"one-socket round-trip p50 {figures['roundtrip_p50_ms']} ms; missing {figures['missing']}"
+        f"one-socket round-trip p50 {figures['roundtrip_p50_ms']} ms; missing {figures['missing']}",
     )
-    print(json.dumps(figures))
 
 
 if __name__ == "__main__":

@@ -27,33 +27,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
 import sys
 
-import _support as bench
+import _support as support
+import common as bench
 
 LINES = 2_000_000
 EXPECTED_BYTES = sum(len(str(n)) + 1 for n in range(1, LINES + 1))  # 14,888,896
 OUTPUT_CAP = 32 * 1024 * 1024
 
 
-async def measure(server: bench.BenchServer, repeat: int) -> dict:
-    session_key = await asyncio.to_thread(server.session_cookie)
-    socket_ = await server.runs_socket(session_key)
-    try:
-        attendee = await asyncio.to_thread(server.attendee_of, session_key)
-        bench.say(f"session via {server.session_via}; attendee {attendee[:12]}; first run creates the sandbox")
-        warm = await bench.run_block(socket_, bench.BLOCK_ECHO)
-        if warm.end.get("status") != "ok":
-            raise RuntimeError(f"the first run did not succeed: {warm.end}; daphne log:\n{server.log_tail()}")
-        api = bench.docker_api()
-        container = await asyncio.to_thread(bench.workspace_container, attendee_id=attendee)
+async def measure(server: support.BenchServer, repeat: int) -> dict:
+    async with support.attendee_warm(server) as attendee:
+        api, container = attendee.api, attendee.container
         seq = ["seq", "1", str(LINES)]
 
         ws_s, ws_first, messages, devnull_s, stream_s = [], [], [], [], []
         for index in range(repeat):
-            timing = await bench.run_block(socket_, bench.BLOCK_SEQ, limit_s=300)
+            timing = await support.run_block(attendee.socket, support.BLOCK_SEQ, limit_s=300)
             if timing.end.get("status") != "ok" or timing.end.get("truncated"):
                 raise RuntimeError(f"the seq run did not stream completely: {timing.end}")
             if timing.output_bytes != EXPECTED_BYTES or not timing.seq_ok:
@@ -78,15 +70,13 @@ async def measure(server: bench.BenchServer, repeat: int) -> dict:
                 f"{index + 1}/{repeat}: websocket {ws_s[-1]:.2f} s in {messages[-1]} messages, "
                 f"raw streamed {stream_s[-1]:.2f} s, raw to /dev/null {devnull_s[-1]:.2f} s"
             )
-    finally:
-        await socket_.close()
 
     ws, devnull, streamed = statistics.median(ws_s), statistics.median(devnull_s), statistics.median(stream_s)
     return {
         "repeat": repeat,
         "bytes": EXPECTED_BYTES,
         "session_via": server.session_via,
-        "security": bench.SECURITY,
+        "security": support.SECURITY,
         "ws_total_s": round(ws, 3),
         "ws_first_output_ms": round(statistics.median(ws_first) * 1000, 1),
         "ws_bytes_per_s": round(EXPECTED_BYTES / ws),
@@ -106,12 +96,7 @@ def main() -> None:
     args = parser.parse_args()
     if not 1 <= args.repeat <= 20:
         sys.exit("bench: --repeat must be between 1 and 20")
-    load_before = bench.load_average()
-    with bench.BenchServer(extra_env={"PODIUM_RUN_OUTPUT_CAP": str(OUTPUT_CAP)}) as server:
-        figures = asyncio.run(measure(server, args.repeat))
-    figures["load_avg_before"] = load_before
-    figures["load_avg_after"] = bench.load_average()
-    print(json.dumps(figures))
+    support.figures_measured(measure, args.repeat, extra_env={"PODIUM_RUN_OUTPUT_CAP": str(OUTPUT_CAP)})
 
 
 if __name__ == "__main__":

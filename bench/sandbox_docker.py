@@ -18,26 +18,15 @@ The last line printed is one JSON object.
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import os
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+import common as bench
 
 TALK = "bench-sandbox-docker"
-
-
-def percentile(samples: list[float], fraction: float) -> float:
-    """Nearest-rank percentile of `samples`."""
-    ordered = sorted(samples)
-    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
 def cgroup_memory_bytes(container_id: str) -> int | None:
@@ -61,29 +50,20 @@ def main() -> None:
     parser.add_argument("--build", action="store_true", help="also time a no-cache workspace image build")
     args = parser.parse_args()
 
-    from sandbox.backends.base import RunRequest, SandboxSpec
+    bench.django_setup()
+    from sandbox.backends.base import RunRequest
     from sandbox.backends.docker import DockerBackend
 
-    backend = DockerBackend()
-    problem = backend.check()
-    if problem:
-        sys.exit(problem)
+    backend = bench.backend_checked(DockerBackend())
     client = backend._engine()
     figures: dict[str, object] = {
         "security": os.environ.get("PODIUM_SANDBOX_SECURITY", "privileged"),
-        "load_avg_before": [round(value, 2) for value in os.getloadavg()],
+        "load_avg_before": bench.load_average(),
     }
-    states: list[dict] = []
+    sandboxes = bench.BenchSandboxes(backend=backend, talk=TALK)
+    states = sandboxes.states
     try:
-        creates = []
-        for _ in range(args.sandboxes):
-            spec = SandboxSpec(sandbox_id=uuid.uuid4().hex, attendee_id="bench", talk=TALK)
-            started = time.perf_counter()
-            states.append(backend.ensure(spec=spec, state={}, progress=lambda message: None))
-            creates.append(time.perf_counter() - started)
-            print(f"create {len(creates)}: {creates[-1]:.2f} s", file=sys.stderr, flush=True)
-        figures["create_s_p50"] = round(percentile(creates, 0.5), 3)
-        figures["create_s_max"] = round(max(creates), 3)
+        figures.update(sandboxes.create(args.sandboxes, word="create"))
 
         time.sleep(args.idle)
         memory = [cgroup_memory_bytes(state["container_id"]) for state in states]
@@ -100,23 +80,16 @@ def main() -> None:
             result = backend.execute(state=state, request=request, on_output=lambda *_: None, should_stop=lambda: False)
             elapsed = (time.perf_counter() - started) * 1000
             assert result.exit_code == 0, result
-            started = time.perf_counter()
-            exec_id = client.api.exec_create(state["container"], ["true"])["Id"]
-            client.api.exec_start(exec_id)
-            exit_code = client.api.exec_inspect(exec_id)["ExitCode"]
-            raw = (time.perf_counter() - started) * 1000
+            raw_s, _, exit_code = bench.raw_exec_total(client.api, state["container"], ["true"], stream=False)
             assert exit_code == 0
             if index >= 3:  # warm-up
                 backend_ms.append(elapsed)
-                raw_ms.append(raw)
-        figures["exec_true_backend_ms_p50"] = round(percentile(backend_ms, 0.5), 1)
-        figures["exec_true_backend_ms_p99"] = round(percentile(backend_ms, 0.99), 1)
-        figures["exec_true_raw_ms_p50"] = round(percentile(raw_ms, 0.5), 1)
-        figures["exec_true_raw_ms_p99"] = round(percentile(raw_ms, 0.99), 1)
+                raw_ms.append(raw_s * 1000)
+        figures.update(bench.p50_p99("exec_true_backend_ms_{p}", backend_ms, digits=1))
+        figures.update(bench.p50_p99("exec_true_raw_ms_{p}", raw_ms, digits=1))
         figures["exec_ratio"] = round(figures["exec_true_backend_ms_p50"] / figures["exec_true_raw_ms_p50"], 2)
     finally:
-        for state in states:
-            backend.destroy(state=state)
+        sandboxes.destroy()
 
     if args.build:
         from django.conf import settings
@@ -126,7 +99,7 @@ def main() -> None:
 
         tag = "podium-bench/workspace:nocache"
         with tempfile.TemporaryDirectory() as folder:
-            context_write(context=Path(folder), root=ROOT)
+            context_write(context=Path(folder), root=bench.ROOT)
             started = time.perf_counter()
             for _ in client.api.build(
                 path=folder, tag=tag, buildargs={"BASE_IMAGE": base_image_name()}, nocache=True, rm=True, decode=True
@@ -136,8 +109,8 @@ def main() -> None:
         figures["image_mb"] = round(client.images.get(tag).attrs["Size"] / 1e6)
         figures["image"] = settings.PODIUM_WORKSPACE_IMAGE
         client.images.remove(tag)
-    figures["load_avg_after"] = [round(value, 2) for value in os.getloadavg()]
-    print(json.dumps(figures))
+    figures["load_avg_after"] = bench.load_average()
+    bench.figures_print(figures)
 
 
 if __name__ == "__main__":

@@ -19,26 +19,15 @@ The last line printed is one JSON object.
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import os
-import sys
 import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+import common as bench
 
 TALK = "bench-sandbox-kubernetes"
 CLUSTER_ENV = Path(os.environ.get("PODIUM_CLUSTER_DIR", "/var/lib/podium-cluster")) / "cluster.env"
-
-
-def percentile(samples: list[float], fraction: float) -> float:
-    """Nearest-rank percentile of `samples`."""
-    ordered = sorted(samples)
-    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
 def test_cluster_kubeconfig() -> str:
@@ -92,37 +81,23 @@ def main() -> None:
         os.environ["PODIUM_KUBECONFIG"] = test_cluster_kubeconfig()
     if args.no_docker:
         os.environ["PODIUM_K8S_DOCKER"] = "0"
-    import django
-
-    django.setup()
+    bench.django_setup()
     from django.conf import settings
 
     from sandbox import kube_access
-    from sandbox.backends.base import RunRequest, SandboxSpec
+    from sandbox.backends.base import RunRequest
     from sandbox.backends.kubernetes import KubernetesBackend
 
-    backend = KubernetesBackend()
-    problem = backend.check()
-    if problem:
-        sys.exit(problem)
+    backend = bench.backend_checked(KubernetesBackend())
     figures: dict[str, object] = {
         "security": settings.PODIUM_SANDBOX_SECURITY,
         "docker_sidecar": settings.PODIUM_K8S_DOCKER,
-        "load_avg_before": [round(value, 2) for value in os.getloadavg()],
+        "load_avg_before": bench.load_average(),
     }
-    states: list[dict] = []
-    specs: list[SandboxSpec] = []
+    sandboxes = bench.BenchSandboxes(backend=backend, talk=TALK)
+    states = sandboxes.states
     try:
-        readies = []
-        for _ in range(args.sandboxes):
-            spec = SandboxSpec(sandbox_id=uuid.uuid4().hex, attendee_id="bench", talk=TALK)
-            started = time.perf_counter()
-            states.append(backend.ensure(spec=spec, state={}, progress=lambda message: None))
-            specs.append(spec)
-            readies.append(time.perf_counter() - started)
-            print(f"ready {len(readies)}: {readies[-1]:.2f} s", file=sys.stderr, flush=True)
-        figures["ready_s_p50"] = round(percentile(readies, 0.5), 3)
-        figures["ready_s_max"] = round(max(readies), 3)
+        figures.update(sandboxes.create(args.sandboxes, word="ready"))
 
         state = states[0]
         raw_client = kube_access.cluster_api_new()
@@ -152,24 +127,22 @@ def main() -> None:
             ("exec_total_backend_ms", backend_total),
             ("exec_total_raw_ms", raw_total),
         ):
-            figures[f"{name}_p50"] = round(percentile(samples, 0.5), 1)
-            figures[f"{name}_p99"] = round(percentile(samples, 0.99), 1)
+            figures.update(bench.p50_p99(name + "_{p}", samples, digits=1))
         figures["exec_ratio"] = round(
             figures["exec_first_byte_backend_ms_p50"] / figures["exec_first_byte_raw_ms_p50"], 2
         )
 
         started = time.perf_counter()
-        states[0] = backend.reset(spec=specs[0], state=states[0], progress=lambda message: None)
+        states[0] = backend.reset(spec=sandboxes.specs[0], state=states[0], progress=lambda message: None)
         figures["reset_s"] = round(time.perf_counter() - started, 3)
     finally:
-        for state in states:
-            backend.destroy(state=state)
+        sandboxes.destroy()
         started = time.perf_counter()
         for state in states:
             kube_access.namespace_wait_gone(namespace=state["namespace"], timeout=180)
         figures["namespaces_gone_s"] = round(time.perf_counter() - started, 3)
-    figures["load_avg_after"] = [round(value, 2) for value in os.getloadavg()]
-    print(json.dumps(figures))
+    figures["load_avg_after"] = bench.load_average()
+    bench.figures_print(figures)
 
 
 if __name__ == "__main__":

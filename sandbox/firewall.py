@@ -28,6 +28,10 @@ installs, with iptables:
                                               rules); this rule also holds with --iptables=false
         -d 169.254.0.0/16          -> DROP    link-local services (a cloud's metadata endpoint hands out
                                               the machine's credentials)
+        ctstate DNAT               -> DROP    any destination this host translated: a Kubernetes Service's
+                                              cluster IP (kube-proxy marks such packets and its KUBE-FORWARD
+                                              accepts them, whatever their source) or a port a host container
+                                              publishes; a sandbox reaches nothing of the kind legitimately
         anything else returns to FORWARD, where Docker's rules forward it (the internet, the package
         index) and drop it on the way to docker0 (the host's containers, the test cluster's pods).
 
@@ -40,15 +44,19 @@ its Docker containers on docker0 and the cluster's pods are left alone. DROP
 (not REJECT) so a blocked connection looks the same as an absent host. The
 rules are rebuilt atomically (`iptables-restore --noflush` of the two chains)
 and the jumps are checked before being inserted, so applying twice changes
-nothing. Limits, by design: IPv4 only (sandbox networks have no IPv6; an
-attendee enabling it in their workspace gets link-local addresses only, and
-nothing on the host listens on [::] today); the rules match the source
-address, which an attendee (root in their workspace) can forge, but the host's
-answers then go to the forged address, never back, so no connection opens; a
-connection opened before the first apply lives until it closes; iptables rules do not survive a reboot
-(`sandbox prepare`, which scripts/serve.sh runs on every start, installs them
-again); a change of PODIUM_KUBECONFIG or the mirror takes effect at the next
-`sandbox prepare`.
+nothing. Other tools insert rules at the top of the same chains later (kube-proxy
+prepends KUBE-FORWARD, which accepts packets it marked for a Service, on its
+first sync): `firewall_keep_first` moves Podium's jumps back above them, and
+`sandbox cull --every` (which scripts/serve.sh runs) does so on every pass.
+Limits, by design: IPv4 only (sandbox networks have no IPv6; an attendee
+enabling it in their workspace gets link-local addresses only, and nothing on
+the host listens on [::] today); the rules match the source address, which an
+attendee (root in their workspace) can forge, but the host's answers then go to
+the forged address, never back, so no connection opens; a connection opened
+before the first apply lives until it closes; iptables rules do not survive a
+reboot (`sandbox prepare`, which scripts/serve.sh runs on every start, installs
+them again); a change of PODIUM_KUBECONFIG or the mirror takes effect at the
+next `sandbox prepare`.
 """
 
 from __future__ import annotations
@@ -125,6 +133,9 @@ def firewall_rules(*, subnets: Iterable[str], allowed: Iterable[HostService]) ->
     for subnet in subnets:
         rules.append(_rule(CHAIN_FORWARD, "-d", subnet, why="no sandbox reaches another", then="DROP"))
     rules.append(_rule(CHAIN_FORWARD, "-d", LINK_LOCAL, why="no link-local services", then="DROP"))
+    rules.append(
+        _rule(CHAIN_FORWARD, "-m", "conntrack", "--ctstate", "DNAT", why="no Service or published port", then="DROP")
+    )
     for subnet in subnets:
         rules += [["-A", parent, "-s", subnet, "-j", chain] for chain, parents in JUMPS.items() for parent in parents]
     return rules
@@ -205,12 +216,24 @@ def firewall_apply(*, progress: Progress) -> list[list[str]]:
         _iptables("-N", DOCKER_USER)  # Docker keeps an existing DOCKER-USER, and jumps to it, when it starts
     jumps = [rule for rule in rules if rule[1] not in JUMPS]
     _jumps_prune(jumps)
-    for rule in jumps:
-        if _iptables("-C", *rule[1:], check=False).returncode != 0:
-            _iptables("-I", rule[1], "1", *rule[2:])  # first: no earlier rule may accept a sandbox's packet
+    _jumps_first(jumps, progress=progress)
     reach = ", ".join(f"{s.address} {s.protocol}/{s.port} ({s.why})" for s in allowed)
     progress(f"sandbox firewall: sandboxes in {pool} reach {reach} on this host, nothing else, and no other sandbox")
     return rules
+
+
+def firewall_keep_first(*, progress: Progress) -> list[str]:
+    """Put Podium's jumps back first in INPUT, DOCKER-USER and FORWARD if another tool inserted rules above them.
+
+    kube-proxy, for one, prepends its own jumps (KUBE-FORWARD accepts packets it marked for a Service) the
+    first time it syncs, which may be after `sandbox prepare`. Cheap (three listings); the culler runs it on
+    every pass. Does nothing when the firewall is not installed. Returns the chains it reordered.
+    """
+    if not firewall_installed():
+        return []
+    pool = getattr(settings, "PODIUM_SANDBOX_SUBNET_POOL", docker_spec.SUBNET_POOL)
+    jumps = [rule for rule in firewall_rules(subnets=[pool], allowed=[]) if rule[1] not in JUMPS]
+    return _jumps_first(jumps, progress=progress)
 
 
 def firewall_remove(*, progress: Progress) -> None:
@@ -303,6 +326,31 @@ def _jumps_prune(wanted: list[list[str]]) -> None:
             seen.append(rule)
         else:
             _iptables("-D", *rule[1:], check=False)
+
+
+def _jumps_first(wanted: list[list[str]], *, progress: Progress) -> list[str]:
+    """Make the `wanted` jumps the first rules of their parent chains, in one atomic iptables-restore.
+
+    A chain already in order is not touched, so applying twice changes nothing. In FORWARD a jump to
+    DOCKER-USER may stay above ours: Docker moves it to the top whenever it creates a network, and
+    DOCKER-USER starts with our jump itself. Returns the chains it reordered.
+    """
+    lines: list[str] = []
+    moved = []
+    for parent in dict.fromkeys(rule[1] for rule in wanted):
+        mine = [rule for rule in wanted if rule[1] == parent]
+        listing = [line.split() for line in _iptables("-S", parent).stdout.splitlines() if line.startswith("-A ")]
+        ahead = [rule for rule in listing if rule[-2:] == ["-j", DOCKER_USER]] if parent == "FORWARD" else []
+        head = [rule for rule in listing if rule not in ahead][: len(mine)]
+        if sorted(head) == sorted(mine):
+            continue
+        moved.append(parent)
+        lines += [" ".join(["-D", *rule[1:]]) for rule in mine if rule in listing]
+        lines += [" ".join(["-I", parent, "1", *rule[2:]]) for rule in reversed(mine)]
+    if lines:
+        _iptables_restore("\n".join(["*filter", *lines, "COMMIT", ""]))
+        progress(f"sandbox firewall: Podium's rules put back first in {', '.join(moved)}")
+    return moved
 
 
 def _iptables(*args: str, check: bool = True) -> subprocess.CompletedProcess:

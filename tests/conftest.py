@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-# Docker fixtures (docker_client, docker_scope, base_images) for every test folder.
-pytest_plugins = ["tests.docker_helpers"]
+# Docker fixtures (docker_client, docker_scope, base_images) and the test cluster's (cluster,
+# cluster_namespace) for every test folder.
+pytest_plugins = ["tests.docker_helpers", "tests.cluster.helpers"]
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"

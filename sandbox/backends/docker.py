@@ -24,7 +24,6 @@ import contextlib
 import io
 import logging
 import os
-import queue
 import tarfile
 import threading
 import time
@@ -47,16 +46,14 @@ from sandbox.backends.base import (
     SandboxSpec,
     StopCheck,
 )
+from sandbox.backends.run_output import OutputCap, frames_follow
 from sandbox.errors import SandboxError, SandboxLimitReached, SandboxNotFound, SandboxUnavailable
 
 log = logging.getLogger(__name__)
 
 API_TIMEOUT = 60  # seconds for one engine call (creating a container on a busy host can take a while)
 READY_TIMEOUT = 60  # seconds for the inner engine to answer
-STOP_POLL = 0.25  # seconds between should_stop() checks while a run streams
-KILL_GRACE = 5.0  # seconds a killed run gets to close its output before we stop reading
 EXIT_CODE_WAIT = 2.0  # seconds for the engine to record the exit code after the output ended
-_END = object()
 
 
 class DockerBackend(Backend):
@@ -147,65 +144,25 @@ class DockerBackend(Backend):
         with _engine_errors("starting your run", container=container):
             exec_id = api.exec_create(container, command, environment=spec_.run_environment(request))["Id"]
             stream = api.exec_start(exec_id, stream=True, demux=True)
-        chunks: queue.SimpleQueue = queue.SimpleQueue()
-        reader = threading.Thread(target=_drain, args=(stream, chunks), daemon=True, name=f"run-{request.run_id}")
-        reader.start()
-
-        deadline = time.monotonic() + request.timeout
-        timed_out = cancelled = False
-        streamed = total = 0
-        killed_at: float | None = None
-        last_kill = next_check = 0.0
+        output = OutputCap(request.output_cap, on_output)
         try:
-            while True:
-                now = time.monotonic()
-                if killed_at is None:
-                    if now >= deadline:
-                        timed_out = True
-                    elif now >= next_check:
-                        next_check = now + STOP_POLL
-                        cancelled = bool(should_stop())
-                    if timed_out or cancelled:
-                        self._kill(api, container, request.run_id)
-                        killed_at = last_kill = now
-                elif now - killed_at > KILL_GRACE:
-                    # Something outlived the kills and still holds the output open: stop reading.
-                    log.warning("run %s: output still open %.0f s after the kill", request.run_id, KILL_GRACE)
-                    break
-                elif now - last_kill >= 1.0:
-                    # A kill sent before the runner wrote its pidfile found nothing: send it again.
-                    self._kill(api, container, request.run_id)
-                    last_kill = now
-                wait = STOP_POLL if killed_at is not None else max(0.01, min(STOP_POLL, deadline - now))
-                try:
-                    item = chunks.get(timeout=wait)
-                except queue.Empty:
-                    continue
-                if item is _END:
-                    break
-                if isinstance(item, BaseException):
-                    raise SandboxError(f"reading the output of run {request.run_id} failed: {item}") from item
-                stream_name, data = item
-                total += len(data)
-                if streamed < request.output_cap:
-                    part = data[: request.output_cap - streamed]
-                    streamed += len(part)
-                    on_output(stream_name, part)
-        except BaseException:
-            if killed_at is None:
-                with contextlib.suppress(Exception):
-                    self._kill(api, container, request.run_id)
-            raise
+            ending = frames_follow(
+                _frames(stream),
+                request=request,
+                kill=lambda: self._kill(api, container, request.run_id),
+                should_stop=should_stop,
+                on_frame=output.write,
+            )
         finally:
             with contextlib.suppress(Exception):
                 stream.close()
         exit_code = _exit_code(api, exec_id)
         return RunResult(
             exit_code=exit_code,
-            timed_out=timed_out,
-            cancelled=cancelled and not timed_out,
-            truncated=total > request.output_cap,
-            output_bytes=total,
+            timed_out=ending.timed_out,
+            cancelled=ending.cancelled,
+            truncated=output.truncated,
+            output_bytes=output.total,
         )
 
     def cancel(self, *, state: dict, run_id: str) -> bool:
@@ -445,18 +402,13 @@ class DockerBackend(Backend):
 # --- helpers -------------------------------------------------------------------------------------------------
 
 
-def _drain(stream, chunks: queue.SimpleQueue) -> None:
-    """Reader thread: move (stream, bytes) frames from the exec's socket into the queue, then _END."""
-    try:
-        for out, err in stream:
-            if out:
-                chunks.put(("stdout", out))
-            if err:
-                chunks.put(("stderr", err))
-    except Exception as error:  # handed to the run's thread, which raises it
-        chunks.put(error)
-    finally:
-        chunks.put(_END)
+def _frames(stream) -> Iterator[tuple[str, bytes]]:
+    """The exec's demultiplexed (stdout, stderr) pairs as (stream, bytes) frames."""
+    for out, err in stream:
+        if out:
+            yield "stdout", out
+        if err:
+            yield "stderr", err
 
 
 def _exit_code(api: docker.APIClient, exec_id: str) -> int | None:

@@ -29,10 +29,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import queue
 import socket
 import threading
 import time
+from collections.abc import Iterator
 
 import kubernetes.client
 import urllib3.exceptions
@@ -54,13 +54,12 @@ from sandbox.backends.base import (
     SandboxSpec,
     StopCheck,
 )
+from sandbox.backends.run_output import OutputCap, frames_follow
 from sandbox.errors import SandboxError, SandboxLimitReached, SandboxNotFound, SandboxUnavailable
 
 log = logging.getLogger(__name__)
 
 READY_TIMEOUT = 60  # seconds for the sidecar's Docker engine to answer
-STOP_POLL = 0.25  # seconds between should_stop() checks while a run streams
-KILL_GRACE = 5.0  # seconds a killed run gets to close its output before we stop reading
 APPLY_WATCH = 5.0  # seconds to wait for the controllers' answer after an apply
 APPLY_OUTPUT_KEEP = 64 * 1024  # bytes of an apply's stdout kept to read what it created
 # Container states that will not get better by waiting: the pod is replaced and the error shown.
@@ -79,7 +78,6 @@ NO_ENGINE = (
     "This sandbox runs on Kubernetes without a Docker engine (the server's PODIUM_K8S_DOCKER is off), "
     "so Docker blocks cannot run here."
 )
-_END = object()
 
 
 class KubernetesBackend(Backend):
@@ -161,80 +159,41 @@ class KubernetesBackend(Backend):
             raise SandboxError(f"build run {request.run_id} in {namespace} without engine", user_message=NO_ENGINE)
         started_wall = time.time()
         session = self._exec_open(namespace, kspec.WORKSPACE_CONTAINER, kspec.exec_command(request))
-        chunks: queue.SimpleQueue = queue.SimpleQueue()
-        reader = threading.Thread(target=_drain, args=(session, chunks), daemon=True, name=f"run-{request.run_id}")
-        reader.start()
-
-        deadline = time.monotonic() + request.timeout
-        timed_out = cancelled = False
-        streamed = total = 0
+        output = OutputCap(request.output_cap, on_output)
         status: dict | None = None
         kept = bytearray()  # an apply's stdout, to see which workloads it created
-        killed_at: float | None = None
-        last_kill = next_check = 0.0
+
+        def on_frame(stream_name: str, data: bytes) -> None:
+            nonlocal status
+            if stream_name == "status":
+                status = kspec.exec_status(data)
+                return
+            if request.kind == "apply" and stream_name == "stdout" and len(kept) < APPLY_OUTPUT_KEEP:
+                kept.extend(data[: APPLY_OUTPUT_KEEP - len(kept)])
+            output.write(stream_name, data)
+
         try:
-            while True:
-                now = time.monotonic()
-                if killed_at is None:
-                    if now >= deadline:
-                        timed_out = True
-                    elif now >= next_check:
-                        next_check = now + STOP_POLL
-                        cancelled = bool(should_stop())
-                    if timed_out or cancelled:
-                        self._kill(namespace, request.run_id)
-                        killed_at = last_kill = now
-                elif now - killed_at > KILL_GRACE:
-                    log.warning("run %s: output still open %.0f s after the kill", request.run_id, KILL_GRACE)
-                    break
-                elif now - last_kill >= 1.0:
-                    # A kill sent before the runner wrote its pidfile found nothing: send it again.
-                    self._kill(namespace, request.run_id)
-                    last_kill = now
-                wait = STOP_POLL if killed_at is not None else max(0.01, min(STOP_POLL, deadline - now))
-                try:
-                    item = chunks.get(timeout=wait)
-                except queue.Empty:
-                    continue
-                if item is _END:
-                    break
-                if isinstance(item, BaseException):
-                    raise SandboxError(f"reading the output of run {request.run_id} failed: {item}") from item
-                stream_name, data = item
-                if stream_name == "status":
-                    status = kspec.exec_status(data)
-                    continue
-                total += len(data)
-                if request.kind == "apply" and stream_name == "stdout" and len(kept) < APPLY_OUTPUT_KEEP:
-                    kept += data[: APPLY_OUTPUT_KEEP - len(kept)]
-                if streamed < request.output_cap:
-                    part = data[: request.output_cap - streamed]
-                    streamed += len(part)
-                    on_output(stream_name, part)
-        except BaseException:
-            if killed_at is None:
-                with contextlib.suppress(Exception):
-                    self._kill(namespace, request.run_id)
-            raise
+            ending = frames_follow(
+                _frames(session),
+                request=request,
+                kill=lambda: self._kill(namespace, request.run_id),
+                should_stop=should_stop,
+                on_frame=on_frame,
+            )
         finally:
             session.close()
         exit_code = kspec.exec_exit_code(status)
         if exit_code is None and status is not None:
             log.warning("run %s: exec status without an exit code: %s", request.run_id, status)
-        if request.kind == "apply" and not (timed_out or cancelled):
+        if request.kind == "apply" and not (ending.timed_out or ending.cancelled):
             for line in self._refusals(namespace, kept.decode("utf-8", "replace"), started_wall):
-                data = f"Kubernetes did not start the pods of {line}\n".encode()
-                total += len(data)
-                if streamed < request.output_cap:
-                    part = data[: request.output_cap - streamed]
-                    streamed += len(part)
-                    on_output("stderr", part)
+                output.write("stderr", f"Kubernetes did not start the pods of {line}\n".encode())
         return RunResult(
             exit_code=exit_code,
-            timed_out=timed_out,
-            cancelled=cancelled and not timed_out,
-            truncated=total > request.output_cap,
-            output_bytes=total,
+            timed_out=ending.timed_out,
+            cancelled=ending.cancelled,
+            truncated=output.truncated,
+            output_bytes=output.total,
         )
 
     def cancel(self, *, state: dict, run_id: str) -> bool:
@@ -489,22 +448,17 @@ class _ExecSession:
         _close_quietly(self.client, self.api)
 
 
-def _drain(session: _ExecSession, chunks: queue.SimpleQueue) -> None:
-    """Reader thread: move (stream, bytes) frames into the queue in arrival order, then _END."""
+def _frames(session: _ExecSession) -> Iterator[tuple[str, bytes]]:
+    """The exec's stdout, stderr and status channels as (stream, bytes) frames, in arrival order."""
     names = {1: "stdout", 2: "stderr", 3: "status"}
-    try:
-        while True:
-            # No read timeout: the run's own timeout kills it, which ends the stream.
-            frame = session.frame(timeout=None)
-            if frame is None:
-                break
-            channel, data = frame
-            if channel in names:
-                chunks.put((names[channel], data))
-    except Exception as error:  # handed to the run's thread, which raises it (unless it closed the stream itself)
-        chunks.put(error)
-    finally:
-        chunks.put(_END)
+    while True:
+        # No read timeout: the run's own timeout kills it, which ends the stream.
+        frame = session.frame(timeout=None)
+        if frame is None:
+            return
+        channel, data = frame
+        if channel in names:
+            yield names[channel], data
 
 
 def _close_quietly(client, api) -> None:

@@ -228,7 +228,7 @@ def role(*, spec: SandboxSpec, namespace: str, backend: str) -> dict:
             },
             {
                 "apiGroups": [""],
-                "resources": ["events", "resourcequotas", "limitranges", "pods/status"],
+                "resources": ["events", "resourcequotas", "limitranges", "pods/status", "replicationcontrollers"],
                 "verbs": READ_VERBS,
             },
             {

@@ -43,6 +43,7 @@ from sandbox.backends.base import (
     SandboxSpec,
     StopCheck,
 )
+from sandbox.backends.run_output import OutputCap
 from sandbox.errors import SandboxError, SandboxNotFound
 
 MARKER = "podium-sandbox.json"  # the folder's "labels": which sandbox, attendee and talk it belongs to
@@ -175,8 +176,8 @@ class LocalBackend(Backend):
         for reader in readers:
             reader.start()
         deadline = time.monotonic() + request.timeout
-        open_pipes, streamed, total = 2, 0, 0
-        truncated = timed_out = cancelled = False
+        open_pipes, output = 2, OutputCap(request.output_cap, on_output)
+        timed_out = cancelled = False
         # Until both pipes close: a child left in the background keeps them open, as in a terminal.
         while open_pipes:
             if not (timed_out or cancelled):
@@ -193,20 +194,17 @@ class LocalBackend(Backend):
             if data is None:
                 open_pipes -= 1
                 continue
-            total += len(data)
-            room = request.output_cap - streamed
-            if len(data) > room:
-                truncated = True
-                data = data[: max(room, 0)]
-            if data:
-                streamed += len(data)
-                on_output(stream, data)
+            output.write(stream, data)
         code = process.wait()
         for reader in readers:
             reader.join()
         exit_code = 128 - code if code < 0 else code  # killed by signal N -> 128+N, as a shell reports it
         return RunResult(
-            exit_code=exit_code, timed_out=timed_out, cancelled=cancelled, truncated=truncated, output_bytes=total
+            exit_code=exit_code,
+            timed_out=timed_out,
+            cancelled=cancelled,
+            truncated=output.truncated,
+            output_bytes=output.total,
         )
 
 

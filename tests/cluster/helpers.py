@@ -151,3 +151,32 @@ def cluster_wait_for(check: Callable[[], Any], *, what: str, timeout: float, dia
     if diagnose is not None:
         details += "\n" + diagnose()
     pytest.fail(f"{what} did not happen within {timeout:.0f} s.{details}", pytrace=False)
+
+
+def pod(name: str, image: str, command: list[str], **container: object) -> dict:
+    """A one-container pod that never pulls (no registry can be reached here)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": {"app": name}},
+        "spec": {
+            "terminationGracePeriodSeconds": 1,
+            "containers": [{"name": name, "image": image, "imagePullPolicy": "Never", "command": command, **container}],
+        },
+    }
+
+
+def pod_ready(cluster: Cluster, namespace: str, name: str, timeout: float = 120) -> dict:
+    """Wait until the pod is Ready and return it; on failure show its events and status."""
+
+    def ready() -> dict | None:
+        item = cluster.kubectl_json("-n", namespace, "get", "pod", name)
+        conditions = {c["type"]: c["status"] for c in item["status"].get("conditions", [])}
+        return item if conditions.get("Ready") == "True" else None
+
+    return cluster_wait_for(
+        ready,
+        what=f"pod {namespace}/{name} becoming Ready",
+        timeout=timeout,
+        diagnose=lambda: cluster.kubectl("-n", namespace, "describe", "pod", name, check=False),
+    )

@@ -11,41 +11,12 @@ import json
 import pytest
 import yaml
 
-from tests.cluster.helpers import Cluster, cluster_wait_for
+from tests.cluster.helpers import Cluster, cluster_wait_for, pod, pod_ready
 
 pytestmark = pytest.mark.cluster
 
 DEBIAN = "podium-standin/debian:bookworm"
 PYTHON = "podium-standin/python:3.11-slim"
-
-
-def pod(name: str, image: str, command: list[str], **container: object) -> dict:
-    """A one-container pod that never pulls (no registry can be reached here)."""
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "labels": {"app": name}},
-        "spec": {
-            "terminationGracePeriodSeconds": 1,
-            "containers": [{"name": name, "image": image, "imagePullPolicy": "Never", "command": command, **container}],
-        },
-    }
-
-
-def pod_ready(cluster: Cluster, namespace: str, name: str, timeout: float = 120) -> dict:
-    """Wait until the pod is Ready and return it; on failure show its events and status."""
-
-    def ready() -> dict | None:
-        item = cluster.kubectl_json("-n", namespace, "get", "pod", name)
-        conditions = {c["type"]: c["status"] for c in item["status"].get("conditions", [])}
-        return item if conditions.get("Ready") == "True" else None
-
-    return cluster_wait_for(
-        ready,
-        what=f"pod {namespace}/{name} becoming Ready",
-        timeout=timeout,
-        diagnose=lambda: cluster.kubectl("-n", namespace, "describe", "pod", name, check=False),
-    )
 
 
 def exec_python(cluster: Cluster, namespace: str, name: str, code: str) -> str:

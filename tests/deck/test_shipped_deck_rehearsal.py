@@ -12,7 +12,6 @@ import re
 
 import pytest
 
-from tests.cluster.helpers import cluster  # noqa: F401 - a fixture
 from tests.conftest import ROOT
 from tests.docker_helpers import material_images_on_host
 from tests.sandbox.test_rehearse import rehearse

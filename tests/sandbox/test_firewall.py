@@ -33,6 +33,8 @@ def test_sandboxes_reach_only_the_allowed_host_services_and_no_other_sandbox() -
         ["-A", "PODIUM-SANDBOX-INPUT", *comment("nothing else on this host"), "-j", "DROP"],
         ["-A", "PODIUM-SANDBOX-FORWARD", "-d", POOL, *comment("no sandbox reaches another"), "-j", "DROP"],
         ["-A", "PODIUM-SANDBOX-FORWARD", "-d", "169.254.0.0/16", *comment("no link-local services"), "-j", "DROP"],
+        ["-A", "PODIUM-SANDBOX-FORWARD", "-m", "conntrack", "--ctstate", "DNAT",
+         *comment("no Service or published port"), "-j", "DROP"],
         ["-A", "INPUT", "-s", POOL, "-j", "PODIUM-SANDBOX-INPUT"],
         ["-A", "DOCKER-USER", "-s", POOL, "-j", "PODIUM-SANDBOX-FORWARD"],
         ["-A", "FORWARD", "-s", POOL, "-j", "PODIUM-SANDBOX-FORWARD"],
@@ -61,7 +63,7 @@ def test_every_subnet_is_jumped_from_and_kept_from_the_others() -> None:
         ["-A", "DOCKER-USER", "-s", "10.220.0.0/24", "-j", "PODIUM-SANDBOX-FORWARD"],
         ["-A", "FORWARD", "-s", "10.220.0.0/24", "-j", "PODIUM-SANDBOX-FORWARD"],
     ]
-    forward_drops = [rule[3] for rule in rules if rule[1] == "PODIUM-SANDBOX-FORWARD"]
+    forward_drops = [rule[3] for rule in rules if rule[1] == "PODIUM-SANDBOX-FORWARD" and rule[2] == "-d"]
     assert forward_drops == ["10.210.0.0/16", "10.220.0.0/24", "169.254.0.0/16"]
 
 
@@ -92,6 +94,8 @@ def test_the_restore_text_fills_only_podiums_chains_and_quotes_comments() -> Non
         '-A PODIUM-SANDBOX-INPUT -m comment --comment "podium: nothing else on this host" -j DROP',
         '-A PODIUM-SANDBOX-FORWARD -d 10.210.0.0/16 -m comment --comment "podium: no sandbox reaches another" -j DROP',
         '-A PODIUM-SANDBOX-FORWARD -d 169.254.0.0/16 -m comment --comment "podium: no link-local services" -j DROP',
+        '-A PODIUM-SANDBOX-FORWARD -m conntrack --ctstate DNAT -m comment --comment "podium: no Service or published '
+        'port" -j DROP',
         "COMMIT",
     ]
 

@@ -36,7 +36,16 @@ from django.test import override_settings
 from sandbox.backends.base import RunRequest, SandboxSpec
 from sandbox.backends.docker import DockerBackend
 from sandbox.backends.docker_spec import SUBNET_POOL
-from sandbox.firewall import CHAIN_FORWARD, CHAIN_INPUT, firewall_apply, firewall_installed, firewall_remove
+from sandbox.firewall import (
+    CHAIN_FORWARD,
+    CHAIN_INPUT,
+    firewall_apply,
+    firewall_installed,
+    firewall_keep_first,
+    firewall_remove,
+)
+from sandbox.images import image_for
+from tests.cluster.helpers import cluster_wait_for, pod, pod_ready
 from tests.docker_helpers import docker_remove_labelled
 
 pytestmark = pytest.mark.docker
@@ -168,6 +177,16 @@ def probe_inner(backend: DockerBackend, sandbox: Sandbox, targets: list[str]) ->
     return json.loads(output.strip().splitlines()[-1])
 
 
+def connects(target: str) -> bool:
+    """True when a TCP connection from this host to "address:port" opens."""
+    address, port = target.rsplit(":", 1)
+    try:
+        socket.create_connection((address, int(port)), timeout=3).close()
+    except OSError:
+        return False
+    return True
+
+
 def host_addresses() -> list[str]:
     """Every IPv4 address of the host but loopback, now (other sandboxes' gateways come and go)."""
     listing = json.loads(subprocess.run(["ip", "-j", "-4", "addr"], capture_output=True, text=True, check=True).stdout)
@@ -219,9 +238,13 @@ def iptables_podium() -> list[str]:
     return [line for line in listing.splitlines() if "PODIUM-" in line]
 
 
-def first_rule(chain: str) -> str:
+def iptables_listing(chain: str) -> list[str]:
     listing = subprocess.run(["iptables", "-w", "-S", chain], capture_output=True, text=True, check=True).stdout
-    return next(line for line in listing.splitlines() if line.startswith("-A "))
+    return [line for line in listing.splitlines() if line.startswith("-A ")]
+
+
+def first_rule(chain: str) -> str:
+    return iptables_listing(chain)[0]
 
 
 # --- fixtures ---------------------------------------------------------------------------------------------
@@ -381,11 +404,42 @@ def test_a_reaches_the_mirror_the_cluster_dns_and_the_kubernetes_api(backend, sa
     assert set(reached.values()) == {"open"}, reached
 
 
+@pytest.mark.cluster
+def test_a_cannot_reach_workloads_in_the_cluster(backend, sandbox_a, cluster, cluster_namespace) -> None:
+    """Another attendee's app in the cluster (the Docker backend gives each attendee a namespace there) is out of
+    reach: neither its Service's cluster IP (kube-proxy would translate and accept it) nor its pod's address."""
+    web = pod(
+        "web",
+        image_for("python"),
+        ["python3", "-m", "http.server", "8000"],
+        ports=[{"name": "http", "containerPort": 8000}],
+        readinessProbe={"tcpSocket": {"port": 8000}, "periodSeconds": 1},
+    )
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "web"},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": "http"}]},
+    }
+    cluster.apply(web, namespace=cluster_namespace)
+    cluster.apply(service, namespace=cluster_namespace)
+    pod_address = pod_ready(cluster, cluster_namespace, "web")["status"]["podIP"]
+    cluster_ip = cluster.kubectl_json("-n", cluster_namespace, "get", "service", "web")["spec"]["clusterIP"]
+    targets = [f"{cluster_ip}:80", f"{pod_address}:8000"]
+    # The way in works: from this host, both answer once kube-proxy has the Service's endpoint.
+    cluster_wait_for(
+        lambda: all(connects(target) for target in targets), what=f"{targets} answering from the host", timeout=60
+    )
+
+    reached = probe(backend, sandbox_a, targets)
+
+    assert "open" not in reached.values(), reached
+
+
 # --- the host's own containers, and applying again -------------------------------------------------------
 
 
 def test_the_hosts_own_containers_are_left_alone(docker_client, firewall, host) -> None:
-    from sandbox.images import image_for
 
     target = f"{host.bridge_gateway}:{host.everywhere_port}"
     output = docker_client.containers.run(
@@ -399,8 +453,9 @@ def test_the_hosts_own_containers_are_left_alone(docker_client, firewall, host) 
 
 
 def test_applying_the_rules_again_changes_nothing(firewall) -> None:
-    before = iptables_podium()
     with override_settings(PODIUM_KUBECONFIG=str(firewall), PODIUM_K8S_SERVER=""):
+        firewall_apply(progress=print)  # whatever inserted rules since the fixture applied them (kube-proxy does)
+        before = iptables_podium()
         firewall_apply(progress=print)
 
     assert iptables_podium() == before
@@ -412,6 +467,42 @@ def test_applying_the_rules_again_changes_nothing(firewall) -> None:
     # First where they are, so no earlier rule accepts a sandbox's packet.
     assert first_rule("INPUT") == f"-A INPUT -s {POOL} -j {CHAIN_INPUT}"
     assert first_rule("DOCKER-USER") == f"-A DOCKER-USER -s {POOL} -j {CHAIN_FORWARD}"
+
+
+@pytest.fixture
+def rules_inserted_above() -> Iterator[list[list[str]]]:
+    """Rules another tool inserts at the top of INPUT and FORWARD after Podium's (as kube-proxy does on its first
+    sync); they accept nothing (a port no one uses), and are deleted again afterwards."""
+    foreign = [
+        ["INPUT", "-p", "udp", "-m", "udp", "--dport", "9", "-m", "comment", "--comment", "podium test: foreign",
+         "-j", "RETURN"],
+        ["FORWARD", "-p", "udp", "-m", "udp", "--dport", "9", "-m", "comment", "--comment", "podium test: foreign",
+         "-j", "RETURN"],
+    ]  # fmt: skip
+    for rule in foreign:
+        subprocess.run(["iptables", "-w", "-I", rule[0], "1", *rule[1:]], check=True)
+    try:
+        yield foreign
+    finally:
+        for rule in foreign:
+            subprocess.run(["iptables", "-w", "-D", *rule], check=False)
+
+
+@pytest.mark.django_db
+def test_rules_another_tool_inserts_above_podiums_are_put_back_below(firewall, rules_inserted_above) -> None:
+    assert first_rule("INPUT").startswith("-A INPUT -p udp")
+    said: list[str] = []
+
+    with override_settings(PODIUM_SANDBOX_FIREWALL=True):
+        call_command("sandbox", "cull", stdout=StringIO())  # each pass of the culler keeps the firewall first
+        moved = firewall_keep_first(progress=said.append)
+
+    assert first_rule("INPUT") == f"-A INPUT -s {POOL} -j {CHAIN_INPUT}"
+    forward = [line for line in iptables_listing("FORWARD") if "DOCKER-USER" not in line]
+    assert forward[0] == f"-A FORWARD -s {POOL} -j {CHAIN_FORWARD}"
+    assert forward[1].startswith("-A FORWARD -p udp")  # the other tool's rule is kept, below Podium's
+    assert moved == [] and said == []  # already in order: nothing to do the second time
+    assert len([line for line in iptables_podium() if line.endswith(f"-j {CHAIN_INPUT}")]) == 1
 
 
 def test_sandbox_prepare_installs_the_rules(firewall) -> None:

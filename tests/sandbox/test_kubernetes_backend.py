@@ -27,7 +27,7 @@ from sandbox import kube_access
 from sandbox.backends.base import RunRequest, RunResult, SandboxSpec
 from sandbox.backends.kubernetes import KubernetesBackend
 from sandbox.errors import SandboxError, SandboxUnavailable
-from tests.cluster.helpers import Cluster, cluster, cluster_wait_for  # noqa: F401 - `cluster` is a fixture
+from tests.cluster.helpers import Cluster, cluster_wait_for
 from tests.docker_helpers import docker_remove_labelled, material_images_on_host
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
@@ -129,7 +129,7 @@ def namespace_gone(admin: Cluster, namespace: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def prepared(cluster: Cluster, docker_client, base_images) -> Iterator[Cluster]:  # noqa: F811
+def prepared(cluster: Cluster, docker_client, base_images) -> Iterator[Cluster]:
     """Images on the node's engine, settings pointing at the test cluster; every namespace of TALK deleted after."""
     from sandbox.registry import registry_fill
     from sandbox.workspace.build import workspace_image_build
@@ -411,6 +411,10 @@ def test_each_attendee_sees_only_their_own_pods(backend, pair, applied, prepared
         everywhere = run(backend, attendee.state, "kubectl get pods --all-namespaces")
         assert everywhere.result.exit_code != 0
         assert "Forbidden" in everywhere.output
+    # What a learner types first: every kind `get all` lists is readable in their own namespace.
+    everything = run(backend, pair[0].state, "kubectl get all")
+    assert everything.result.exit_code == 0, everything.output
+    assert "deployment.apps/12factor" in everything.output and "service/twelvefactor" in everything.output
 
 
 def test_rbac_stops_one_attendee_from_reading_the_others_namespace(backend, pair) -> None:

@@ -127,6 +127,7 @@ def test_role_is_namespaced_and_grants_nothing_about_rbac_or_the_guard_rails() -
     assert granted[("batch", "jobs")] >= {"create"}
     for guard in [("", "resourcequotas"), ("", "limitranges"), ("networking.k8s.io", "networkpolicies")]:
         assert granted[guard] == {"get", "list", "watch"}
+    assert granted[("", "replicationcontrollers")] == {"get", "list", "watch"}  # `kubectl get all` lists them
     assert not [key for key in granted if key[0] == "rbac.authorization.k8s.io" or key[1] == "namespaces"]
     assert binding == {
         "apiVersion": "rbac.authorization.k8s.io/v1",

@@ -15,7 +15,6 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from sandbox.backends import backend_get
-from tests.cluster.helpers import cluster  # noqa: F401 - a fixture
 from tests.docker_helpers import docker_remove_labelled
 
 FIXTURES = Path(__file__).parent / "fixtures_rehearse"

@@ -17,7 +17,7 @@ from django.db import DatabaseError
 
 from sandbox.cull import sandbox_cull
 from sandbox.errors import SandboxError
-from sandbox.firewall import firewall_apply
+from sandbox.firewall import firewall_apply, firewall_keep_first
 from sandbox.images import image_prepare_all
 from sandbox.reconcile import sandbox_reconcile
 from sandbox.registry import registry_ensure, registry_fill
@@ -112,6 +112,11 @@ class Command(BaseCommand):
             for sandbox_id, reason in report.failed.items():
                 self.stderr.write(f"sandbox {sandbox_id[:12]} could not be removed: {reason}")
             self.stdout.write(f"{len(report.culled)} idle sandbox(es) removed.")
+            if settings.PODIUM_SANDBOX_FIREWALL:  # another tool may have inserted rules above the firewall's
+                try:
+                    firewall_keep_first(progress=self._progress)
+                except SandboxError as error:
+                    self.stderr.write(str(error))
             self.stdout.flush()
             if every <= 0:
                 return

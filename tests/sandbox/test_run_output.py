@@ -1,0 +1,115 @@
+"""The loop both real backends follow a run's output with: cap, order, timeout, cancel, a broken stream.
+
+The frames come from plain generators here (the Docker and Kubernetes tests drive the same loop with real
+engines); what is checked is what an attendee would see: which output arrives, and why the run ended.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from sandbox.backends.base import RunRequest
+from sandbox.backends.run_output import OutputCap, frames_follow
+from sandbox.errors import SandboxError
+
+
+def request(**limits) -> RunRequest:
+    return RunRequest(run_id="r1", kind="shell", code="", **limits)
+
+
+def test_output_past_the_cap_is_counted_and_dropped() -> None:
+    seen: list[tuple[str, bytes]] = []
+    output = OutputCap(10, lambda stream, data: seen.append((stream, data)))
+
+    for stream, data in [("stdout", b"12345"), ("stderr", b"6789"), ("stdout", b"abcdef"), ("stdout", b"gh")]:
+        output.write(stream, data)
+
+    assert seen == [("stdout", b"12345"), ("stderr", b"6789"), ("stdout", b"a")]
+    assert output.total == 17
+    assert output.truncated
+
+
+def test_output_exactly_at_the_cap_is_not_truncated() -> None:
+    output = OutputCap(4, lambda stream, data: None)
+    output.write("stdout", b"abcd")
+    assert output.total == 4 and not output.truncated
+
+
+def test_frames_arrive_in_order_and_the_run_ends_by_itself() -> None:
+    seen: list[tuple[str, bytes]] = []
+    kills: list[float] = []
+    frames = [("stdout", b"one\n"), ("stderr", b"two\n"), ("stdout", b"three\n")]
+
+    ending = frames_follow(
+        iter(frames),
+        request=request(),
+        kill=lambda: kills.append(1),
+        should_stop=lambda: False,
+        on_frame=lambda *f: seen.append(f),
+    )
+
+    assert seen == frames
+    assert not ending.timed_out and not ending.cancelled
+    assert kills == []
+
+
+def endless(stop: threading.Event) -> Iterator[tuple[str, bytes]]:
+    """A run that prints a line every 50 ms until it is killed."""
+    while not stop.is_set():
+        yield "stdout", b"tick\n"
+        time.sleep(0.05)
+
+
+def test_a_run_past_its_timeout_is_killed_and_says_so() -> None:
+    killed = threading.Event()
+    started = time.monotonic()
+
+    ending = frames_follow(
+        endless(killed),
+        request=request(timeout=0.3),
+        kill=killed.set,
+        should_stop=lambda: False,
+        on_frame=lambda *f: None,
+    )
+
+    assert ending.timed_out and not ending.cancelled
+    assert killed.is_set()
+    assert time.monotonic() - started < 5  # ended when the kill closed the output, not after the grace period
+
+
+def test_a_cancelled_run_is_killed_and_not_reported_as_timed_out() -> None:
+    killed = threading.Event()
+    seen: list[bytes] = []
+
+    ending = frames_follow(
+        endless(killed),
+        request=request(timeout=60),
+        kill=killed.set,
+        should_stop=lambda: len(seen) >= 3,
+        on_frame=lambda stream, data: seen.append(data),
+    )
+
+    assert ending.cancelled and not ending.timed_out
+    assert killed.is_set()
+
+
+def test_a_broken_stream_is_an_error_naming_the_run_and_the_run_is_killed() -> None:
+    kills: list[int] = []
+
+    def broken() -> Iterator[tuple[str, bytes]]:
+        yield "stdout", b"partial"
+        raise ConnectionResetError("connection reset by peer")
+
+    with pytest.raises(SandboxError, match="reading the output of run r1 failed: connection reset by peer"):
+        frames_follow(
+            broken(),
+            request=request(),
+            kill=lambda: kills.append(1),
+            should_stop=lambda: False,
+            on_frame=lambda *f: None,
+        )
+    assert kills == [1]

@@ -24,6 +24,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from playwright.sync_api import expect
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -32,6 +33,10 @@ SHIPPED_DECK = ROOT / "slides" / "intro-docker-kubernetes.md"
 SEED_DECK = Path("/work/shared/seed/intro-docker-kubernetes.md")
 SLUG = "intro-docker-kubernetes"
 CHROMIUM = "/usr/bin/chromium"
+# How long a page action or an `expect` waits for what it expects (Playwright's own default for `expect` is
+# 5 s: too short for a CI machine that builds images and runs a cluster beside the browser). A wait ends as
+# soon as its condition holds, so this costs nothing when things work.
+WAIT_MS = 20_000
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -198,6 +203,7 @@ def chromium() -> Iterator:
     """Debian's Chromium, headless, launched once for the browser tests."""
     from playwright.sync_api import sync_playwright
 
+    expect.set_options(timeout=WAIT_MS)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield browser
@@ -224,7 +230,7 @@ def new_page(chromium, watch: Watch) -> Iterator:
 
     def make(viewport: dict | None = None, **options):
         context = chromium.new_context(viewport=viewport or LAPTOP, **options)
-        context.set_default_timeout(10_000)
+        context.set_default_timeout(WAIT_MS)
 
         def route(route):
             host = urlparse(route.request.url).hostname

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from config.asgi import application
 from sandbox import services
 from sandbox.backends import backend_get
 from sandbox.groups import WORKER_CHANNEL
+from sandbox.models import Sandbox
 from sandbox.worker import SandboxWorker
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -33,6 +35,8 @@ ORIGIN = (b"origin", b"http://127.0.0.1:8000")
 # Generous: a busy 2-core machine, the Redis layer, or Docker may take a while. Never a speed assertion.
 WAIT = 30
 LOCAL = "sandbox.backends.local.LocalBackend"
+# These machines refuse --privileged; a CI that sets PODIUM_SANDBOX_SECURITY gets what it asked for.
+SECURITY = os.environ.get("PODIUM_SANDBOX_SECURITY") or "capabilities"
 
 
 @pytest.fixture
@@ -60,6 +64,32 @@ async def local_backend(settings, tmp_path, runs_deck):
         backend.destroy(state=found.state)
     await runs_settled()
     backend_get.cache_clear()
+
+
+@pytest.fixture
+async def docker_backend(settings):
+    """The real DockerBackend for one test, in place of the LocalBackend (request it after `local_backend`).
+
+    An engine or image that is missing fails the test with the backend's own sentence: CI starts both.
+    Every sandbox the test made is destroyed afterwards.
+    """
+    settings.PODIUM_SANDBOX_BACKEND = "docker"
+    settings.PODIUM_SANDBOX_SECURITY = SECURITY
+    backend_get.cache_clear()
+    backend = backend_get()
+    problem = await asyncio.to_thread(backend.check)
+    if problem:
+        pytest.fail(problem)
+    yield backend
+    for state in await sandbox_states():
+        await asyncio.to_thread(backend.destroy, state=state)
+    backend_get.cache_clear()
+
+
+@database_sync_to_async
+def sandbox_states() -> list[dict]:
+    """The backend state of every sandbox row (a sandbox never created has an empty one)."""
+    return [row.state for row in Sandbox.objects.all() if row.state]
 
 
 async def runs_settled() -> None:

@@ -6,16 +6,14 @@ the docker ones run checks for real in a workspace container, including that a c
 
 from __future__ import annotations
 
-import asyncio
-import os
 from pathlib import Path
 
 import pytest
 from channels.db import database_sync_to_async
 
-from sandbox.backends import backend_get
 from sandbox.models import Sandbox
 from tests.sandbox.runs_support import (
+    docker_backend,  # noqa: F401 (fixture)
     local_backend,  # noqa: F401 (fixture)
     new_session,
     page,
@@ -27,7 +25,6 @@ SLUG = "checks-demo"
 MAKE_FILE = "s2b0"  # echo step > step.txt, checked by `test -f step.txt` (message "The file step.txt exists")
 SLIDE_CHECK = "s3"  # prints "There is no other.txt yet." and fails
 MOVING_CHECK = "s4"  # cd / && export LEAKED=yes
-SECURITY = os.environ.get("PODIUM_SANDBOX_SECURITY") or "capabilities"
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -51,11 +48,6 @@ async def check(me, block: str) -> dict:
 @database_sync_to_async
 def sandbox_count() -> int:
     return Sandbox.objects.count()
-
-
-@database_sync_to_async
-def sandbox_states() -> list[dict]:
-    return [row.state for row in Sandbox.objects.all()]
 
 
 # -- the protocol (LocalBackend) -----------------------------------------------------------------------------
@@ -131,23 +123,8 @@ async def test_a_step_without_a_check_is_an_error_naming_it(block, code, words):
 
 
 # -- for real, in a workspace container (DockerBackend) ----------------------------------------------------------
-@pytest.fixture
-async def docker_checks(settings, checks_deck):
-    settings.PODIUM_SANDBOX_BACKEND = "docker"
-    settings.PODIUM_SANDBOX_SECURITY = SECURITY
-    backend_get.cache_clear()
-    backend = backend_get()
-    problem = await asyncio.to_thread(backend.check)
-    if problem:
-        pytest.fail(problem)
-    yield backend
-    for state in await sandbox_states():
-        await asyncio.to_thread(backend.destroy, state=state)
-    backend_get.cache_clear()
-
-
 @pytest.mark.docker
-async def test_docker_checks_pass_and_fail_for_real(docker_checks):
+async def test_docker_checks_pass_and_fail_for_real(checks_deck, docker_backend):  # noqa: F811
     async with page(await new_session(), SLUG) as me:
         end, _ = await me.run("cd /tmp && echo moved", block=MAKE_FILE)
         assert end["status"] == "ok"
@@ -162,7 +139,7 @@ async def test_docker_checks_pass_and_fail_for_real(docker_checks):
 
 
 @pytest.mark.docker
-async def test_docker_a_check_only_looks(docker_checks):
+async def test_docker_a_check_only_looks(checks_deck, docker_backend):  # noqa: F811
     async with page(await new_session(), SLUG) as me:
         end, _ = await me.run("cd /tmp && export MINE=kept", block=MAKE_FILE)
         assert end["status"] == "ok"

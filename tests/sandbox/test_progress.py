@@ -6,17 +6,14 @@ the docker test culls a real workspace container and finds the attendee's file a
 
 from __future__ import annotations
 
-import asyncio
-import os
-
 import pytest
 from channels.db import database_sync_to_async
 
-from sandbox.backends import backend_get
 from sandbox.cull import sandbox_cull
 from sandbox.models import Attendee, Sandbox
 from sandbox.progress import progress_slide_store
 from tests.sandbox.runs_support import (
+    docker_backend,  # noqa: F401 (fixture)
     local_backend,  # noqa: F401 (fixture)
     new_session,
     page,
@@ -25,7 +22,6 @@ from tests.sandbox.runs_support import (
 from tests.sandbox.test_checks import SLUG, check, checks_deck  # noqa: F401 (fixture)
 
 MAKE_FILE = "s2b0"  # its check: `test -f step.txt`
-SECURITY = os.environ.get("PODIUM_SANDBOX_SECURITY") or "capabilities"
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -155,24 +151,8 @@ async def test_the_stored_slide_takes_only_slide_numbers():
 
 
 # -- for real, in a workspace container (DockerBackend) ----------------------------------------------------------
-@pytest.fixture
-async def docker_backend(settings, checks_deck):  # noqa: F811 (fixture)
-    settings.PODIUM_SANDBOX_BACKEND = "docker"
-    settings.PODIUM_SANDBOX_SECURITY = SECURITY
-    backend_get.cache_clear()
-    backend = backend_get()
-    problem = await asyncio.to_thread(backend.check)
-    if problem:
-        pytest.fail(problem)
-    yield backend
-    states = await database_sync_to_async(lambda: [row.state for row in Sandbox.objects.all() if row.state])()
-    for state in states:
-        await asyncio.to_thread(backend.destroy, state=state)
-    backend_get.cache_clear()
-
-
 @pytest.mark.docker
-async def test_docker_culled_sandbox_comes_back_with_the_work_up_to_the_last_check(docker_backend):
+async def test_docker_culled_sandbox_comes_back_with_the_work_up_to_the_last_check(checks_deck, docker_backend):  # noqa: F811
     async with page(await new_session(), SLUG) as me:
         end, _ = await me.run("export X=1; echo hi > /workshop/marker", block=MAKE_FILE)
         assert end["status"] == "ok"

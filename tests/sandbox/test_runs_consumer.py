@@ -6,24 +6,24 @@ marked `docker` run the same pipeline through the real DockerBackend.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
 from channels.db import database_sync_to_async
 
-from sandbox.backends import backend_get
 from sandbox.models import Attendee, Run, Sandbox
 from tests.sandbox.runs_support import (
     NOT_RUNNABLE,
     PYTHON,
     SHELL,
     WAIT,
+    docker_backend,  # noqa: F401 (fixture)
     local_backend,  # noqa: F401 (fixture)
     new_session,
     page,
     process_alive,
     runs_deck,  # noqa: F401 (fixture)
+    sandbox_states,
     sandbox_worker,  # noqa: F401 (fixture)
     until,
 )
@@ -332,34 +332,8 @@ async def test_each_attendee_gets_their_own_sandbox():
 
 
 # -- the same pipeline through the real DockerBackend -------------------------------------------------
-@database_sync_to_async
-def sandbox_states() -> list[dict]:
-    return [row.state for row in Sandbox.objects.all()]
-
-
-@pytest.fixture
-async def docker_pipeline(settings):
-    """The DockerBackend with the capability set (plain --privileged fails on these machines).
-
-    Every sandbox the test made is destroyed afterwards. An engine or image that
-    is missing fails the test with the backend's own sentence: CI starts both.
-    Set up after the module's local_backend fixture, whose settings it overrides.
-    """
-    settings.PODIUM_SANDBOX_BACKEND = "docker"
-    settings.PODIUM_SANDBOX_SECURITY = "capabilities"
-    backend_get.cache_clear()
-    backend = backend_get()
-    problem = await asyncio.to_thread(backend.check)
-    if problem:
-        pytest.fail(problem)
-    yield backend
-    for state in await sandbox_states():
-        await asyncio.to_thread(backend.destroy, state=state)
-    backend_get.cache_clear()
-
-
 @pytest.mark.docker
-async def test_docker_echo_both_streams_and_exit_codes(docker_pipeline):
+async def test_docker_echo_both_streams_and_exit_codes(docker_backend):  # noqa: F811
     async with page(await new_session()) as me:
         end, messages = await me.run("echo hello; echo world")
         assert_well_formed(messages)
@@ -380,7 +354,7 @@ async def test_docker_echo_both_streams_and_exit_codes(docker_pipeline):
 
 
 @pytest.mark.docker
-async def test_docker_large_output_is_capped(docker_pipeline, settings):
+async def test_docker_large_output_is_capped(docker_backend, settings):  # noqa: F811
     cap = settings.PODIUM_RUN_OUTPUT_CAP
     expected = "".join(f"{n}\n" for n in range(1, 2_000_001))
     async with page(await new_session()) as me:
@@ -393,7 +367,7 @@ async def test_docker_large_output_is_capped(docker_pipeline, settings):
 
 
 @pytest.mark.docker
-async def test_docker_cancel_and_timeout_kill_the_process(docker_pipeline, settings):
+async def test_docker_cancel_and_timeout_kill_the_process(docker_backend, settings):  # noqa: F811
     # Exactly the run's own sleeper (the sandbox may run sleeps of its own).
     count_sleepers = "ps -eo args | grep -cx 'sleep 301' || true"
     async with page(await new_session()) as me:
@@ -412,7 +386,7 @@ async def test_docker_cancel_and_timeout_kill_the_process(docker_pipeline, setti
 
 
 @pytest.mark.docker
-async def test_docker_attendees_are_isolated(docker_pipeline):
+async def test_docker_attendees_are_isolated(docker_backend):  # noqa: F811
     async with page(await new_session()) as alice, page(await new_session()) as bob:
         for me, name in ((alice, "alice"), (bob, "bob")):
             # The same names in both sandboxes: each has its own engine and its own files.

@@ -180,3 +180,34 @@ def pod_ready(cluster: Cluster, namespace: str, name: str, timeout: float = 120)
         timeout=timeout,
         diagnose=lambda: cluster.kubectl("-n", namespace, "describe", "pod", name, check=False),
     )
+
+
+@dataclass(frozen=True)
+class WebService:
+    """A web server pod behind a Service named "web" on port 80: its cluster IP and the pod's own address."""
+
+    cluster_ip: str
+    pod_address: str
+    port: int  # the pod's port
+
+
+def web_service(cluster: Cluster, namespace: str, *, image: str, command: list[str], port: int = 8000) -> WebService:
+    """Start `command` (serving HTTP on `port`) in pod "web" behind Service "web"; wait until the pod is Ready."""
+    web = pod(
+        "web",
+        image,
+        command,
+        ports=[{"name": "http", "containerPort": port}],
+        readinessProbe={"tcpSocket": {"port": port}, "periodSeconds": 1},
+    )
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "web"},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": "http"}]},
+    }
+    cluster.apply(web, namespace=namespace)
+    cluster.apply(service, namespace=namespace)
+    pod_address = pod_ready(cluster, namespace, "web")["status"]["podIP"]
+    cluster_ip = cluster.kubectl_json("-n", namespace, "get", "service", "web")["spec"]["clusterIP"]
+    return WebService(cluster_ip=cluster_ip, pod_address=pod_address, port=port)

@@ -11,7 +11,7 @@ import json
 import pytest
 import yaml
 
-from tests.cluster.helpers import Cluster, cluster_wait_for, pod, pod_ready
+from tests.cluster.helpers import Cluster, cluster_wait_for, pod, pod_ready, web_service
 
 pytestmark = pytest.mark.cluster
 
@@ -36,29 +36,10 @@ def test_pod_from_local_image_runs_and_execs(cluster: Cluster, cluster_namespace
 
 
 def test_service_is_reached_by_name_from_another_pod(cluster: Cluster, cluster_namespace: str) -> None:
-    web = pod(
-        "web",
-        PYTHON,
-        [
-            "sh",
-            "-c",
-            "mkdir -p /srv && echo podium-cluster-smoke > /srv/index.html && exec python3 -m http.server 8000 -d /srv",
-        ],
-        ports=[{"name": "http", "containerPort": 8000}],
-        readinessProbe={"tcpSocket": {"port": 8000}, "periodSeconds": 1},
-    )
-    service = {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": "web"},
-        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": "http"}]},
-    }
-    cluster.apply(web, namespace=cluster_namespace)
-    cluster.apply(service, namespace=cluster_namespace)
+    serving = "mkdir -p /srv && echo podium-cluster-smoke > /srv/index.html && exec python3 -m http.server 8000 -d /srv"
+    cluster_ip = web_service(cluster, cluster_namespace, image=PYTHON, command=["sh", "-c", serving]).cluster_ip
     cluster.apply(pod("client", PYTHON, ["sleep", "3600"]), namespace=cluster_namespace)
-    pod_ready(cluster, cluster_namespace, "web")
     pod_ready(cluster, cluster_namespace, "client")
-    cluster_ip = cluster.kubectl_json("-n", cluster_namespace, "get", "service", "web")["spec"]["clusterIP"]
 
     # The short name, through the pod's search path, as the 12factor app finds "mysql".
     fetch = (

@@ -45,7 +45,7 @@ from sandbox.firewall import (
     firewall_remove,
 )
 from sandbox.images import image_for
-from tests.cluster.helpers import cluster_wait_for, pod, pod_ready
+from tests.cluster.helpers import cluster_wait_for, web_service
 from tests.docker_helpers import docker_remove_labelled
 
 pytestmark = pytest.mark.docker
@@ -408,24 +408,8 @@ def test_a_reaches_the_mirror_the_cluster_dns_and_the_kubernetes_api(backend, sa
 def test_a_cannot_reach_workloads_in_the_cluster(backend, sandbox_a, cluster, cluster_namespace) -> None:
     """Another attendee's app in the cluster (the Docker backend gives each attendee a namespace there) is out of
     reach: neither its Service's cluster IP (kube-proxy would translate and accept it) nor its pod's address."""
-    web = pod(
-        "web",
-        image_for("python"),
-        ["python3", "-m", "http.server", "8000"],
-        ports=[{"name": "http", "containerPort": 8000}],
-        readinessProbe={"tcpSocket": {"port": 8000}, "periodSeconds": 1},
-    )
-    service = {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": "web"},
-        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": "http"}]},
-    }
-    cluster.apply(web, namespace=cluster_namespace)
-    cluster.apply(service, namespace=cluster_namespace)
-    pod_address = pod_ready(cluster, cluster_namespace, "web")["status"]["podIP"]
-    cluster_ip = cluster.kubectl_json("-n", cluster_namespace, "get", "service", "web")["spec"]["clusterIP"]
-    targets = [f"{cluster_ip}:80", f"{pod_address}:8000"]
+    web = web_service(cluster, cluster_namespace, image=image_for("python"), command=["python3", "-m", "http.server"])
+    targets = [f"{web.cluster_ip}:80", f"{web.pod_address}:{web.port}"]
     # The way in works: from this host, both answer once kube-proxy has the Service's endpoint.
     cluster_wait_for(
         lambda: all(connects(target) for target in targets), what=f"{targets} answering from the host", timeout=60

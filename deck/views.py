@@ -21,6 +21,7 @@ from django.views.decorators.cache import never_cache
 from deck.errors import DeckFileError, DeckNotFound
 from deck.highlight import pygments_css
 from deck.model import Deck
+from deck.models import Talk
 from deck.run_controls import XTERM_MISSING, run_unavailable, slide_html_with_runs, terminal_assets
 from deck.selectors import deck_asset_path, deck_get, deck_list
 from deck.services import presenter_allowed, presenter_grant, talk_get_or_create
@@ -105,7 +106,7 @@ def deck_list_view(request: HttpRequest) -> HttpResponse:
     return render(request, "deck/list.html", context)
 
 
-def _follow_config(*, slug: str, count: int, talk) -> dict:
+def _follow_config(*, slug: str, count: int, talk: Talk) -> dict:
     """Settings the page scripts read: where to follow, and where the talk stood when the page was made."""
     return {
         "slug": slug,
@@ -132,6 +133,22 @@ def _runs_config(request: HttpRequest, *, slug: str) -> dict:
     }
 
 
+def _live_deck_page(request: HttpRequest, *, deck: Deck, talk: Talk, template: str, with_notes: bool) -> HttpResponse:
+    """A live view of the talk, audience or presenter: the slides with their Run controls, and the scripts' settings.
+
+    Both views follow the same talk and run code the same way; only the presenter's page asks for the notes.
+    """
+    runs = _runs_config(request, slug=deck.slug)
+    context = {
+        "deck": deck,
+        "slides": _slide_rows(deck, with_notes=with_notes, runs=runs),
+        "pygments_css": pygments_css(),
+        "config": _follow_config(slug=deck.slug, count=len(deck.slides), talk=talk) | {"runs": runs},
+        "runs": runs,
+    }
+    return render(request, template, context)
+
+
 def audience_view(request: HttpRequest, slug: str) -> HttpResponse:
     """The deck as the room sees it: every slide in the page, one at a time, following the presenter.
 
@@ -141,15 +158,7 @@ def audience_view(request: HttpRequest, slug: str) -> HttpResponse:
     if deck is None:
         return _deck_missing(request, slug=slug, reason=reason)
     talk = talk_get_or_create(deck_slug=deck.slug)
-    runs = _runs_config(request, slug=deck.slug)
-    context = {
-        "deck": deck,
-        "slides": _slide_rows(deck, with_notes=False, runs=runs),
-        "pygments_css": pygments_css(),
-        "config": _follow_config(slug=deck.slug, count=len(deck.slides), talk=talk) | {"runs": runs},
-        "runs": runs,
-    }
-    return render(request, "deck/audience.html", context)
+    return _live_deck_page(request, deck=deck, talk=talk, template="deck/audience.html", with_notes=False)
 
 
 @never_cache
@@ -173,15 +182,7 @@ def presenter_view(request: HttpRequest, slug: str) -> HttpResponse:
         return _presenter_forbidden(request, deck=deck, bad_token=True)
     if not presenter_allowed(user=request.user, session=request.session, talk=talk):
         return _presenter_forbidden(request, deck=deck, bad_token=False)
-    runs = _runs_config(request, slug=deck.slug)
-    context = {
-        "deck": deck,
-        "slides": _slide_rows(deck, with_notes=True, runs=runs),
-        "pygments_css": pygments_css(),
-        "config": _follow_config(slug=deck.slug, count=len(deck.slides), talk=talk) | {"runs": runs},
-        "runs": runs,
-    }
-    return render(request, "deck/presenter.html", context)
+    return _live_deck_page(request, deck=deck, talk=talk, template="deck/presenter.html", with_notes=True)
 
 
 def _presenter_forbidden(request: HttpRequest, *, deck: Deck, bad_token: bool) -> HttpResponse:

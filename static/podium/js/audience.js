@@ -1,15 +1,13 @@
 // The audience view: keys, touch, overview, contents, help, blackout, and following the presenter.
 
+import { deckConfig, followTalk, startSlideShow } from "./deck_page.js";
 import { toggleDialog, wireDialog } from "./dialogs.js";
-import { FollowSocket } from "./follow.js";
-import { bindDeckKeys, targetOf } from "./keys.js";
+import { bindDeckKeys } from "./keys.js";
 import { Overview } from "./overview.js";
-import { SlideShow, slideInHash } from "./slideshow.js";
-import { fitSlides, fitStage } from "./stage.js";
+import { slideInHash } from "./slideshow.js";
 
-const config = JSON.parse(document.getElementById("deck-config").textContent);
+const config = deckConfig();
 const viewport = document.getElementById("viewport");
-const stage = document.getElementById("stage");
 const numberLabel = document.getElementById("slide-number");
 const progressBar = document.getElementById("progress-bar");
 const announcer = document.getElementById("announcer");
@@ -69,13 +67,7 @@ function slideChanged(number, previous, source) {
   updatePill();
 }
 
-const show = new SlideShow(stage, { onChange: slideChanged });
-fitStage(viewport, stage);
-fitSlides(show.slides);
-
-function move(kind) {
-  show.go(targetOf(kind, show.current, show.count), { source: "user" });
-}
+const { show, move } = startSlideShow({ onChange: slideChanged });
 
 function rejoin() {
   follow.following = true;
@@ -191,21 +183,18 @@ show.hideOthers();
 if (config.talk.blackout) setBlackout(true, "presenter");
 updatePill();
 
-new FollowSocket(config.followUrl, {
-  onStatus(state) {
-    follow.connected = state === "open";
+followTalk(config.followUrl, {
+  onConnection(open) {
+    follow.connected = open;
     updatePill();
   },
-  onMessage(message) {
-    if (message.type === "position" && Number.isInteger(message.slide)) {
-      // A (re)connect tells the whole state again: a presenter blackout lifted meanwhile must not linger.
-      if ("presenter" in message && blackoutBy === "presenter") setBlackout(false);
-      follow.slide = message.slide;
-      if (typeof message.live === "boolean") follow.live = message.live;
-      if (follow.live && follow.following) show.go(message.slide, { source: "follow" });
-      updatePill();
-    } else if (message.type === "blackout") {
-      setBlackout(Boolean(message.on), "presenter");
-    }
+  onPosition(message) {
+    // A (re)connect tells the whole state again: a presenter blackout lifted meanwhile must not linger.
+    if ("presenter" in message && blackoutBy === "presenter") setBlackout(false);
+    follow.slide = message.slide;
+    if (typeof message.live === "boolean") follow.live = message.live;
+    if (follow.live && follow.following) show.go(message.slide, { source: "follow" });
+    updatePill();
   },
+  onBlackout: (on) => setBlackout(on, "presenter"),
 });

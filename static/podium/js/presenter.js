@@ -1,14 +1,13 @@
 // The presenter view: current and next slide, notes, timer, clock; every move drives the followers.
 
+import { deckConfig, followTalk, startSlideShow } from "./deck_page.js";
 import { toggleDialog, wireDialog } from "./dialogs.js";
-import { FollowSocket } from "./follow.js";
-import { bindDeckKeys, targetOf } from "./keys.js";
-import { SlideShow, slideInHash } from "./slideshow.js";
-import { fitSlides, fitStage, slideCopy } from "./stage.js";
+import { bindDeckKeys } from "./keys.js";
+import { slideInHash } from "./slideshow.js";
+import { fitStage, slideCopy } from "./stage.js";
 import { Timer, formatElapsed } from "./timer.js";
 
-const config = JSON.parse(document.getElementById("deck-config").textContent);
-const stage = document.getElementById("stage");
+const config = deckConfig();
 const nextStage = document.getElementById("next-stage");
 const nextEnd = document.getElementById("next-end");
 const notesScroll = document.getElementById("notes-scroll");
@@ -58,14 +57,8 @@ function slideChanged(number, previous, source) {
   if (source === "user") sendGoto(number);
 }
 
-const show = new SlideShow(stage, { onChange: slideChanged });
-fitStage(document.getElementById("viewport"), stage);
+const { show, move } = startSlideShow({ onChange: slideChanged });
 fitStage(document.getElementById("next-viewport"), nextStage);
-fitSlides(show.slides);
-
-function move(kind) {
-  show.go(targetOf(kind, show.current, show.count), { source: "user" });
-}
 
 function showBlackout() {
   blackoutButton.setAttribute("aria-pressed", String(talk.blackout));
@@ -176,24 +169,24 @@ show.hideOthers();
 showBlackout();
 showStatus();
 
-socket = new FollowSocket(config.followUrl, {
-  onStatus(state) {
-    talk.connected = state === "open";
+socket = followTalk(config.followUrl, {
+  onConnection(open) {
+    talk.connected = open;
     showStatus();
   },
-  onMessage(message) {
-    if (message.type === "position" && Number.isInteger(message.slide)) {
-      if ("presenter" in message) joined(message);
-      else moved(message);
-      showStatus();
-    } else if (message.type === "blackout") {
-      talk.blackout = Boolean(message.on);
-      showBlackout();
-    } else if (message.type === "error") {
-      talk.pending = [];
-      if (message.code === "forbidden") talk.canDrive = false;
-      showStatus();
-      statusLabel.textContent = message.message;
-    }
+  onPosition(message) {
+    if ("presenter" in message) joined(message);
+    else moved(message);
+    showStatus();
+  },
+  onBlackout(on) {
+    talk.blackout = on;
+    showBlackout();
+  },
+  onError(message) {
+    talk.pending = [];
+    if (message.code === "forbidden") talk.canDrive = false;
+    showStatus();
+    statusLabel.textContent = message.message;
   },
 });

@@ -7,6 +7,7 @@ PODIUM_* variables switch to MariaDB, Redis and separate workers.
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
 from pathlib import Path
@@ -150,7 +151,12 @@ PODIUM_SERVE_STATIC = env_bool("PODIUM_SERVE_STATIC", default=True)
 # "docker", "kubernetes", or a dotted path to a Backend subclass.
 PODIUM_SANDBOX_BACKEND = env_str("PODIUM_SANDBOX_BACKEND", "docker")
 # Name of this install; sandboxes are labelled with it, and reconciling only touches its own.
-PODIUM_INSTANCE = env_str("PODIUM_INSTANCE", "test" if PODIUM_ENV == "test" else "default")
+# Under test, each test session is an install of its own (set in the environment, so the servers and
+# commands a test starts inherit it): two test runs sharing one engine or cluster never reconcile
+# away each other's sandboxes.
+if PODIUM_ENV == "test" and not os.environ.get("PODIUM_INSTANCE"):
+    os.environ["PODIUM_INSTANCE"] = f"test-{secrets.token_hex(4)}"
+PODIUM_INSTANCE = env_str("PODIUM_INSTANCE", "default")
 # Image of the attendee's workspace (docker CLI + its own engine, kubectl, mysql client, the material).
 PODIUM_WORKSPACE_IMAGE = env_str("PODIUM_WORKSPACE_IMAGE", "podium/workspace:1")
 # How workspace containers get the rights their inner Docker engine needs:

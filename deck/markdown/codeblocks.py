@@ -20,12 +20,11 @@ from pathlib import Path
 
 from django.conf import settings
 from markdown import Markdown
-from markdown.extensions import Extension
 from markdown.treeprocessors import Treeprocessor
 
 from deck.highlight import code_highlight, lexer_find
 from deck.markdown.checks import check_add, check_is, check_run_on
-from deck.markdown.context import DeckContext, SlideDraft, context_of
+from deck.markdown.context import DeckContext, DeckExtension, SlideDraft
 from deck.markdown.fences import FENCE_ATTR
 from deck.markdown.includes import include_path, include_read
 from deck.model import CodeBlock
@@ -229,15 +228,11 @@ class CodeBlockTreeprocessor(Treeprocessor):
         return f"<div {rendered}>{inner}</div>"
 
 
-class CodeBlockExtension(Extension):
+class CodeBlockExtension(DeckExtension):
     """`!lexer` hints, Pygments, includes and runnable blocks."""
 
-    def __init__(self, **kwargs: object) -> None:
-        self.config = {"context": ["", "the DeckContext shared by the deck extensions"]}
-        super().__init__(**kwargs)
-
     def extendMarkdown(self, md: Markdown) -> None:  # noqa: N802 - markdown's API name
-        ctx = context_of(md, self.getConfig("context"))
+        ctx = self.deck_context(md)
         # After slides (40) and macros (35); before inline markup (20) so code is never parsed as markdown.
         md.treeprocessors.register(CodeBlockTreeprocessor(md, ctx), "podium_codeblocks", 30)
 

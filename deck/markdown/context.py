@@ -16,6 +16,7 @@ from pathlib import Path
 from xml.etree.ElementTree import Element
 
 from markdown import Markdown
+from markdown.extensions import Extension
 
 from deck.model import Check, CodeBlock, Problem
 
@@ -106,3 +107,14 @@ def context_of(md: Markdown, configured: DeckContext | str) -> DeckContext:
         existing = DeckContext()
         md.podium = existing
     return existing
+
+
+class DeckExtension(Extension):
+    """Base of the deck's Markdown extensions: each takes the DeckContext they share as its `context` setting."""
+
+    def __init__(self, **kwargs: object) -> None:
+        self.config = {"context": ["", "the DeckContext shared by the deck extensions"]}
+        super().__init__(**kwargs)
+
+    def deck_context(self, md: Markdown) -> DeckContext:
+        return context_of(md, self.getConfig("context"))

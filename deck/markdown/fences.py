@@ -17,11 +17,10 @@ import xml.etree.ElementTree as etree
 from markdown import Markdown
 from markdown.blockparser import BlockParser
 from markdown.blockprocessors import BlockProcessor
-from markdown.extensions import Extension
 from markdown.preprocessors import Preprocessor
 from markdown.util import AtomicString
 
-from deck.markdown.context import DeckContext, Fence, context_of
+from deck.markdown.context import DeckContext, DeckExtension, Fence
 
 OPENING = re.compile(r"^(?P<fence>`{3,}|~{3,})[ ]*(?P<info>[^`\n]*?)[ ]*$")
 TOKEN = "\ue000fence:{}\ue001"  # noqa: S105 - a placeholder, not a secret
@@ -99,15 +98,11 @@ class FenceBlockProcessor(BlockProcessor):
             blocks.insert(0, after)
 
 
-class FencedCodeExtension(Extension):
+class FencedCodeExtension(DeckExtension):
     """Fenced code blocks as tree elements with exact source lines (replaces `fenced_code`)."""
 
-    def __init__(self, **kwargs: object) -> None:
-        self.config = {"context": ["", "the DeckContext shared by the deck extensions"]}
-        super().__init__(**kwargs)
-
     def extendMarkdown(self, md: Markdown) -> None:  # noqa: N802 - markdown's API name
-        ctx = context_of(md, self.getConfig("context"))
+        ctx = self.deck_context(md)
         # After whitespace normalisation (30), before raw HTML (20) so fenced HTML stays code.
         md.preprocessors.register(FencePreprocessor(md, ctx), "podium_fences", 29)
         # Before indented code (80) would matter only for indented tokens, which never occur.

@@ -17,10 +17,9 @@ from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
 from markdown import Markdown
-from markdown.extensions import Extension
 from markdown.treeprocessors import Treeprocessor
 
-from deck.markdown.context import DeckContext, SlideDraft, context_of
+from deck.markdown.context import DeckContext, DeckExtension, SlideDraft
 
 
 def image_data_uri(*, path: Path) -> str:
@@ -86,15 +85,11 @@ class ImageTreeprocessor(Treeprocessor):
         image.tail = tail
 
 
-class ImageExtension(Extension):
+class ImageExtension(DeckExtension):
     """Deck-relative images."""
 
-    def __init__(self, **kwargs: object) -> None:
-        self.config = {"context": ["", "the DeckContext shared by the deck extensions"]}
-        super().__init__(**kwargs)
-
     def extendMarkdown(self, md: Markdown) -> None:  # noqa: N802 - markdown's API name
-        ctx = context_of(md, self.getConfig("context"))
+        ctx = self.deck_context(md)
         md.treeprocessors.register(ImageTreeprocessor(md, ctx), "podium_images", 15)
 
 

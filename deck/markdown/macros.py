@@ -19,11 +19,10 @@ import xml.etree.ElementTree as etree
 
 import segno
 from markdown import Markdown
-from markdown.extensions import Extension
 from markdown.treeprocessors import Treeprocessor
 from markdown.util import AtomicString
 
-from deck.markdown.context import DeckContext, SlideDraft, context_of
+from deck.markdown.context import DeckContext, DeckExtension, SlideDraft
 
 MACRO_LINE = re.compile(r"^\.(?P<name>notes|fx|qr|footer):[ \t]?(?P<value>.*)$")
 QR_SIZE = re.compile(r"^(?P<size>\d+)\|(?P<data>.*)$")
@@ -122,15 +121,11 @@ class MacroTreeprocessor(Treeprocessor):
         return figure
 
 
-class MacroExtension(Extension):
+class MacroExtension(DeckExtension):
     """Landslide macros on the element tree."""
 
-    def __init__(self, **kwargs: object) -> None:
-        self.config = {"context": ["", "the DeckContext shared by the deck extensions"]}
-        super().__init__(**kwargs)
-
     def extendMarkdown(self, md: Markdown) -> None:  # noqa: N802 - markdown's API name
-        ctx = context_of(md, self.getConfig("context"))
+        ctx = self.deck_context(md)
         md.treeprocessors.register(MacroTreeprocessor(md, ctx), "podium_macros", 35)
 
 

@@ -20,10 +20,9 @@ import xml.etree.ElementTree as etree
 from markdown import Markdown
 from markdown.blockparser import BlockParser
 from markdown.blockprocessors import HRProcessor
-from markdown.extensions import Extension
 from markdown.preprocessors import Preprocessor
 
-from deck.markdown.context import DeckContext, context_of
+from deck.markdown.context import DeckContext, DeckExtension
 
 RULE_LINE = re.compile(HRProcessor.RE)
 HTML_RULE_LINE = re.compile(r"^[ ]{0,3}<hr\s*/?>\s*$", re.IGNORECASE)
@@ -92,15 +91,11 @@ def rule_traps_report(ctx: DeckContext) -> None:
             )
 
 
-class SlideRuleExtension(Extension):
+class SlideRuleExtension(DeckExtension):
     """Rules that remember their source line; `<hr>` lines count as rules."""
 
-    def __init__(self, **kwargs: object) -> None:
-        self.config = {"context": ["", "the DeckContext shared by the deck extensions"]}
-        super().__init__(**kwargs)
-
     def extendMarkdown(self, md: Markdown) -> None:  # noqa: N802 - markdown's API name
-        ctx = context_of(md, self.getConfig("context"))
+        ctx = self.deck_context(md)
         # After fences (29) so rules inside fenced code are already out of the way.
         md.preprocessors.register(RulePreprocessor(md, ctx), "podium_rules", 28)
         md.parser.blockprocessors.register(RuleProcessor(md.parser, ctx), "hr", 50)

@@ -15,11 +15,10 @@ import re
 import xml.etree.ElementTree as etree
 
 from markdown import Markdown
-from markdown.extensions import Extension
 from markdown.treeprocessors import Treeprocessor
 from markdown.util import HTML_PLACEHOLDER_RE
 
-from deck.markdown.context import DeckContext, SlideDraft, context_of
+from deck.markdown.context import DeckContext, DeckExtension, SlideDraft
 from deck.markdown.rules import HTML_RULE_LINE, RULE_ATTR, RULE_LINE, rule_traps_report, rule_unmark
 
 HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
@@ -115,15 +114,11 @@ class SlideHarvestTreeprocessor(Treeprocessor):
         return etree.Element(self.md.doc_tag)
 
 
-class SlideExtension(Extension):
+class SlideExtension(DeckExtension):
     """Slides, notes and empty-slide dropping on the element tree."""
 
-    def __init__(self, **kwargs: object) -> None:
-        self.config = {"context": ["", "the DeckContext shared by the deck extensions"]}
-        super().__init__(**kwargs)
-
     def extendMarkdown(self, md: Markdown) -> None:  # noqa: N802 - markdown's API name
-        ctx = context_of(md, self.getConfig("context"))
+        ctx = self.deck_context(md)
         md.treeprocessors.register(SlideSplitTreeprocessor(md, ctx), "podium_slides", 40)
         # After `unescape` (0): every standard step has then seen the sections.
         md.treeprocessors.register(SlideHarvestTreeprocessor(md), "podium_harvest", -10)

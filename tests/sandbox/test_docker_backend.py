@@ -12,16 +12,16 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import docker.errors
 import pytest
 from django.test import override_settings
 
-from sandbox.backends.base import RunRequest, RunResult, SandboxSpec
+from sandbox.backends.base import RunResult, SandboxSpec
 from sandbox.backends.docker import DockerBackend
 from sandbox.errors import SandboxLimitReached, SandboxNotFound
 from tests.docker_helpers import docker_remove_labelled, wait_for
+from tests.sandbox.backend_runs import Ran, run
 
 pytestmark = pytest.mark.docker
 
@@ -30,53 +30,6 @@ TALK = "pytest-docker-backend"
 SECURITY = os.environ.get("PODIUM_SANDBOX_SECURITY") or "capabilities"
 # Small limits for the containment tests, so an attack reaches them in seconds.
 SMALL = {"PODIUM_SANDBOX_MEMORY": "512m", "PODIUM_SANDBOX_PIDS": 256}
-
-
-@dataclass
-class Ran:
-    """A finished run: how it ended and every chunk it streamed, in order."""
-
-    result: RunResult
-    chunks: list[tuple[str, bytes]]
-
-    @property
-    def output(self) -> str:
-        return b"".join(data for _, data in self.chunks).decode("utf-8", "replace")
-
-    def stream(self, name: str) -> str:
-        return b"".join(data for stream, data in self.chunks if stream == name).decode("utf-8", "replace")
-
-
-def run(
-    backend: DockerBackend,
-    state: dict,
-    code: str,
-    *,
-    kind: str = "shell",
-    timeout: float = 120,
-    output_cap: int = 1024 * 1024,
-    options: dict | None = None,
-    run_id: str | None = None,
-    should_stop: Callable[[], bool] = lambda: False,
-    on_output: Callable[[str, bytes], None] | None = None,
-) -> Ran:
-    chunks: list[tuple[str, bytes]] = []
-
-    def collect(stream: str, data: bytes) -> None:
-        chunks.append((stream, data))
-        if on_output is not None:
-            on_output(stream, data)
-
-    request = RunRequest(
-        run_id=run_id or uuid.uuid4().hex,
-        kind=kind,
-        code=code,
-        options=options or {},
-        timeout=timeout,
-        output_cap=output_cap,
-    )
-    result = backend.execute(state=state, request=request, on_output=collect, should_stop=should_stop)
-    return Ran(result=result, chunks=chunks)
 
 
 def spec_new() -> SandboxSpec:

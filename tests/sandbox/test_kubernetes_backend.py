@@ -24,11 +24,12 @@ from django.test import override_settings
 from django.utils import timezone
 
 from sandbox import kube_access
-from sandbox.backends.base import RunRequest, RunResult, SandboxSpec
+from sandbox.backends.base import SandboxSpec
 from sandbox.backends.kubernetes import KubernetesBackend
 from sandbox.errors import SandboxError, SandboxUnavailable
 from tests.cluster.helpers import Cluster, cluster_wait_for
 from tests.docker_helpers import docker_remove_labelled, material_images_on_host
+from tests.sandbox.backend_runs import Ran, run
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
@@ -67,21 +68,6 @@ spec:
 
 
 @dataclass
-class Ran:
-    """A finished run: how it ended and every chunk it streamed, in order."""
-
-    result: RunResult
-    chunks: list[tuple[str, bytes]]
-
-    @property
-    def output(self) -> str:
-        return b"".join(data for _, data in self.chunks).decode("utf-8", "replace")
-
-    def stream(self, name: str) -> str:
-        return b"".join(data for stream, data in self.chunks if stream == name).decode("utf-8", "replace")
-
-
-@dataclass
 class Attendee:
     spec: SandboxSpec
     state: dict
@@ -89,32 +75,6 @@ class Attendee:
     @property
     def namespace(self) -> str:
         return self.state["namespace"]
-
-
-def run(
-    backend,
-    state: dict,
-    code: str,
-    *,
-    kind: str = "shell",
-    timeout: float = 120,
-    output_cap: int = 1024 * 1024,
-    run_id: str | None = None,
-    should_stop: Callable[[], bool] = lambda: False,
-    on_output: Callable[[str, bytes], None] | None = None,
-) -> Ran:
-    chunks: list[tuple[str, bytes]] = []
-
-    def collect(stream: str, data: bytes) -> None:
-        chunks.append((stream, data))
-        if on_output is not None:
-            on_output(stream, data)
-
-    request = RunRequest(
-        run_id=run_id or uuid.uuid4().hex, kind=kind, code=code, timeout=timeout, output_cap=output_cap
-    )
-    result = backend.execute(state=state, request=request, on_output=collect, should_stop=should_stop)
-    return Ran(result=result, chunks=chunks)
 
 
 def spec_new() -> SandboxSpec:

@@ -83,6 +83,8 @@ CHAIN_FORWARD = "PODIUM-SANDBOX-FORWARD"
 # matters for an engine that does not manage iptables.
 JUMPS = {CHAIN_INPUT: ("INPUT",), CHAIN_FORWARD: ("DOCKER-USER", "FORWARD")}
 DOCKER_USER = "DOCKER-USER"
+# Docker's own jumps that may stay above Podium's in FORWARD (see _jumps_first).
+DOCKER_AHEAD = (DOCKER_USER, "DOCKER-ISOLATION-STAGE-1")
 LINK_LOCAL = "169.254.0.0/16"
 DEFAULT_GATEWAY = "172.17.0.1"
 IPTABLES_TIMEOUT = 30  # seconds; `-w` waits for the xtables lock another tool (Docker, kube-proxy) holds
@@ -331,16 +333,17 @@ def _jumps_prune(wanted: list[list[str]]) -> None:
 def _jumps_first(wanted: list[list[str]], *, progress: Progress) -> list[str]:
     """Make the `wanted` jumps the first rules of their parent chains, in one atomic iptables-restore.
 
-    A chain already in order is not touched, so applying twice changes nothing. In FORWARD a jump to
-    DOCKER-USER may stay above ours: Docker moves it to the top whenever it creates a network, and
-    DOCKER-USER starts with our jump itself. Returns the chains it reordered.
+    A chain already in order is not touched, so applying twice changes nothing. In FORWARD, Docker's
+    jumps to DOCKER-USER and DOCKER-ISOLATION-STAGE-1 may stay above ours: Docker moves them back to
+    the top whenever it creates a network (every new sandbox), DOCKER-USER starts with our jump
+    itself, and the isolation chains only drop or return. Returns the chains it reordered.
     """
     lines: list[str] = []
     moved = []
     for parent in dict.fromkeys(rule[1] for rule in wanted):
         mine = [rule for rule in wanted if rule[1] == parent]
         listing = [line.split() for line in _iptables("-S", parent).stdout.splitlines() if line.startswith("-A ")]
-        ahead = [rule for rule in listing if rule[-2:] == ["-j", DOCKER_USER]] if parent == "FORWARD" else []
+        ahead = [rule for rule in listing if rule[-1] in DOCKER_AHEAD and len(rule) == 4] if parent == "FORWARD" else []
         head = [rule for rule in listing if rule not in ahead][: len(mine)]
         if sorted(head) == sorted(mine):
             continue

@@ -19,6 +19,7 @@ from config.asgi import application
 from deck.groups import talk_group
 from deck.models import Talk
 from deck.services import presenter_grant, talk_get_or_create, talk_goto, talk_presenter_token, talk_token_reset
+from tests.sandbox.runs_support import new_session
 
 FIXTURES = Path(__file__).parent / "fixtures_follow"
 SLUG = "follow-demo"  # five slides
@@ -41,14 +42,6 @@ def presenter_session() -> str:
     talk = talk_get_or_create(deck_slug=SLUG)
     session = SessionStore()
     assert presenter_grant(session=session, talk=talk, token=talk_presenter_token(talk=talk))
-    session.save()
-    return session.session_key
-
-
-@database_sync_to_async
-def attendee_session() -> str:
-    session = SessionStore()
-    session["seen"] = True
     session.save()
     return session.session_key
 
@@ -110,7 +103,7 @@ async def test_late_joiner_lands_on_the_current_slide():
 
 async def test_forged_goto_from_an_audience_socket_moves_nothing():
     key = await presenter_session()
-    attendee = await attendee_session()
+    attendee = await new_session()
     async with follower(key) as (presenter, _), follower(attendee) as (forger, _), follower() as (bystander, _):
         await forger.send_json_to({"type": "goto", "slide": 4})
         assert await forger.receive_json_from(timeout=WAIT) == {

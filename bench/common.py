@@ -93,11 +93,15 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+RATE_LIMITS = ("SANDBOXES_PER_ATTENDEE", "SANDBOXES_PER_ADDRESS", "RUNS", "CHECKS", "PRESENTER_TOKEN")
+
+
 def server_env(*, folder: Path, slides: Path) -> dict[str, str]:
     """This process's environment for a development server on a fresh SQLite database in `folder`, decks in `slides`.
 
     REDIS_URL is dropped (the in-memory channel layer, unless the caller puts
     it back) and so is DATABASE_URL, so a developer's own database is never touched.
+    The rate limits are off.
     """
     env = {key: value for key, value in os.environ.items() if key not in {"REDIS_URL", "DATABASE_URL"}}
     env.update(
@@ -108,6 +112,8 @@ def server_env(*, folder: Path, slides: Path) -> dict[str, str]:
             "PODIUM_VAR_DIR": str(folder),
             "DATABASE_URL": f"sqlite:///{folder / 'bench.sqlite3'}",
             "PODIUM_SLIDES_DIR": str(slides),
+            # A bench measures the pipeline flat out from one address and attendee: no rate limit may pace it.
+            **{f"PODIUM_RATE_{name}": "off" for name in RATE_LIMITS},
         }
     )
     return env

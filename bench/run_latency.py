@@ -1,6 +1,6 @@
 """Run → first output byte at a real websocket client, warm sandbox, against the raw docker SDK exec.
 
-A real daphne server (bench/_support.py) with the bench deck; one attendee
+A real daphne server (bench/bench_server.py) with the bench deck; one attendee
 (a browser-like session) clicks Run on the `echo hi` block over
 /ws/decks/run-bench/runs/. The first run creates the sandbox (cold: network,
 volume, container, inner dockerd); it is reported as `cold_first_run_s` and
@@ -27,7 +27,7 @@ import argparse
 import asyncio
 import sys
 
-import _support as support
+import bench_server as support
 import common as bench
 
 

@@ -1,6 +1,6 @@
 """`seq 1 2000000` streamed to a real websocket client, against raw docker SDK execs of the same command.
 
-A real daphne server (bench/_support.py) with PODIUM_RUN_OUTPUT_CAP at 32 MiB,
+A real daphne server (bench/bench_server.py) with PODIUM_RUN_OUTPUT_CAP at 32 MiB,
 so the whole 14.9 MB output streams; one attendee clicks Run on the
 `seq 1 2000000` block over /ws/decks/run-bench/runs/. A first `echo hi` run
 creates the sandbox and is not counted. Then --repeat times, interleaved in
@@ -30,7 +30,7 @@ import asyncio
 import statistics
 import sys
 
-import _support as support
+import bench_server as support
 import common as bench
 
 LINES = 2_000_000

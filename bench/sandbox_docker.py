@@ -9,7 +9,9 @@
   of `true` in the same container; `exec_ratio` = backend p50 / raw p50.
 - with --build: a no-cache build of the workspace image (the apt layer included) under a throwaway tag.
 
-    PODIUM_SANDBOX_SECURITY=capabilities .venv/bin/python bench/sandbox_docker.py [--sandboxes 3] [--execs 50] [--build]
+    .venv/bin/python bench/sandbox_docker.py [--sandboxes 3] [--execs 50] [--build]
+
+The mode is PODIUM_SANDBOX_SECURITY (default userns; capabilities to compare the host-root mode).
 
 Sandboxes are labelled podium.talk=bench-sandbox-docker and removed at the end.
 The last line printed is one JSON object.
@@ -57,7 +59,7 @@ def main() -> None:
     backend = bench.backend_checked(DockerBackend())
     client = backend._engine()
     figures: dict[str, object] = {
-        "security": os.environ.get("PODIUM_SANDBOX_SECURITY", "privileged"),
+        "security": os.environ.get("PODIUM_SANDBOX_SECURITY", "userns"),
         "load_avg_before": bench.load_average(),
     }
     sandboxes = bench.BenchSandboxes(backend=backend, talk=TALK)
@@ -92,10 +94,8 @@ def main() -> None:
         sandboxes.destroy()
 
     if args.build:
-        from django.conf import settings
-
-        from sandbox.images import base_image_name
-        from sandbox.workspace.build import context_write
+        from provision.images import base_image_name
+        from provision.workspace.build import context_write
 
         tag = "podium-bench/workspace:nocache"
         with tempfile.TemporaryDirectory() as folder:
@@ -107,7 +107,7 @@ def main() -> None:
                 pass
             figures["build_nocache_s"] = round(time.perf_counter() - started, 1)
         figures["image_mb"] = round(client.images.get(tag).attrs["Size"] / 1e6)
-        figures["image"] = settings.PODIUM_WORKSPACE_IMAGE
+        figures["image"] = backend.config.image
         client.images.remove(tag)
     figures["load_avg_after"] = bench.load_average()
     bench.figures_print(figures)

@@ -82,16 +82,13 @@ def main() -> None:
     if args.no_docker:
         os.environ["PODIUM_K8S_DOCKER"] = "0"
     bench.django_setup()
-    from django.conf import settings
-
-    from sandbox import kube_access
     from sandbox.backends.base import RunRequest
     from sandbox.backends.kubernetes import KubernetesBackend
 
     backend = bench.backend_checked(KubernetesBackend())
     figures: dict[str, object] = {
-        "security": settings.PODIUM_SANDBOX_SECURITY,
-        "docker_sidecar": settings.PODIUM_K8S_DOCKER,
+        "security": backend.config.security,
+        "docker_sidecar": backend.config.docker,
         "load_avg_before": bench.load_average(),
     }
     sandboxes = bench.BenchSandboxes(backend=backend, talk=TALK)
@@ -100,7 +97,7 @@ def main() -> None:
         figures.update(sandboxes.create(args.sandboxes, word="ready"))
 
         state = states[0]
-        raw_client = kube_access.cluster_api_new()
+        raw_client = backend.kube.api_new()
         backend_first, backend_total, raw_first, raw_total = [], [], [], []
         for index in range(args.execs + 3):
             marks: list[float] = []
@@ -139,7 +136,7 @@ def main() -> None:
         sandboxes.destroy()
         started = time.perf_counter()
         for state in states:
-            kube_access.namespace_wait_gone(namespace=state["namespace"], timeout=180)
+            backend.kube.namespace_wait_gone(namespace=state["namespace"], timeout=180)
         figures["namespaces_gone_s"] = round(time.perf_counter() - started, 3)
     figures["load_avg_after"] = bench.load_average()
     bench.figures_print(figures)

@@ -1,5 +1,6 @@
 """ASGI entry point: HTTP goes to Django, websockets to the Channels consumers."""
 
+import logging
 import os
 
 from django.core.asgi import get_asgi_application
@@ -14,6 +15,7 @@ from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from config.routing import websocket_urlpatterns  # noqa: E402
+from sandbox.backends.config import HOST_ROOT_MODES, security_line  # noqa: E402
 from sandbox.groups import WORKER_CHANNEL  # noqa: E402
 from sandbox.worker import SandboxWorker  # noqa: E402
 
@@ -28,4 +30,11 @@ application = ProtocolTypeRouter(
         # `manage.py runworker sandbox-runs`: the runs web processes hand over (see sandbox/worker.py).
         "channel": ChannelNameRouter({WORKER_CHANNEL: SandboxWorker.as_asgi()}),
     }
+)
+
+# Said once per server process, whoever started it (make serve, compose, a bare daphne): which sandbox
+# security mode attendees get, loudly when it is host root.
+_mode = settings.PODIUM_SANDBOX_SECURITY
+logging.getLogger("podium").log(
+    logging.WARNING if _mode in HOST_ROOT_MODES else logging.INFO, "sandbox security mode: %s", security_line(_mode)
 )

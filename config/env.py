@@ -56,6 +56,17 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def env_rate(name: str, default: str) -> tuple[int, int]:
+    """Parse a rate limit "N/SECONDS" (N actions per SECONDS) into (N, SECONDS); "off" or "0" is (0, 1), no limit."""
+    value = os.environ.get(name, "").strip().lower() or default
+    if value in {"0", "off"}:
+        return (0, 1)
+    count, slash, seconds = value.partition("/")
+    if slash and count.strip().isdigit() and seconds.strip().isdigit() and int(seconds) > 0:
+        return (int(count), int(seconds))
+    raise ImproperlyConfigured(f"{name}={value!r} is not a rate: write N/SECONDS (e.g. 60/60), or off")
+
+
 def database_from_url(url: str) -> dict:
     """Turn `sqlite:///path` or `mysql://user:pass@host:port/name` into a DATABASES entry."""
     parsed = urlparse(url)

@@ -7,11 +7,10 @@ by `deck.services.presenter_allowed`; this consumer only translates messages.
 
 from __future__ import annotations
 
-import json
-
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from config.websocket import BadFrame, frame_json
 from deck.errors import DeckFileError, DeckNotFound
 from deck.groups import talk_group
 from deck.services import (
@@ -58,16 +57,10 @@ class FollowConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs) -> None:
         # The base class would raise (and drop the socket) on a bad frame; answer it instead.
-        if text_data is None:
-            await self._error("bad-request", "Send text frames holding a JSON object.")
-            return
         try:
-            content = json.loads(text_data)
-        except ValueError:
-            await self._error("bad-request", "That message is not valid JSON.")
-            return
-        if not isinstance(content, dict):
-            await self._error("bad-request", 'A message must be a JSON object with a "type".')
+            content = frame_json(text_data=text_data, bytes_data=bytes_data)
+        except BadFrame as exc:
+            await self._error("bad-request", exc.message)
             return
         await self.receive_json(content)
 

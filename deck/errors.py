@@ -1,7 +1,7 @@
 """Errors of the deck engine, each carrying a one-line message meant for a person.
 
 Content problems inside a deck (an unknown lexer, a missing image) are not
-errors: they are `deck.model.Problem` values on the parsed deck. These
+errors: they are `deck.parsed.Problem` values on the parsed deck. These
 exceptions are for when there is no deck to parse at all.
 """
 

@@ -13,7 +13,7 @@ from html import escape
 from typing import Any
 
 from deck.highlight import pygments_css
-from deck.model import Deck, Slide
+from deck.parsed import Deck, Slide
 
 EXPORT_CSS = """
 :root { color-scheme: dark; --bg: #101216; --slide: #1b1e24; --ink: #eceff4; --muted: #9aa3b2; --accent: #f7b955; }

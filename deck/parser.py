@@ -22,7 +22,7 @@ from deck.errors import DeckFileError
 from deck.markdown import deck_markdown
 from deck.markdown.context import DeckContext, SlideDraft
 from deck.markdown.slides import HEADINGS
-from deck.model import Deck, Slide
+from deck.parsed import Deck, Slide
 
 
 def deck_text_read(*, path: Path) -> str:

@@ -15,7 +15,7 @@ from django.conf import settings
 
 from deck.errors import DeckFileError, DeckNotFound
 from deck.markdown.includes import include_path
-from deck.model import Deck
+from deck.parsed import Deck
 from deck.parser import deck_parse
 
 logger = logging.getLogger(__name__)

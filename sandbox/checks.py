@@ -19,23 +19,23 @@ from dataclasses import dataclass
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
 
-from deck.errors import DeckFileError, DeckNotFound
-from deck.model import Check
-from deck.selectors import deck_get
+from deck.parsed import Check
+from sandbox import protocol
 from sandbox.backends import backend_get
 from sandbox.backends.base import Backend, RunRequest, RunResult, StopCheck
-from sandbox.errors import SandboxError, SandboxNotFound
+from sandbox.blocks import deck_for_run
+from sandbox.errors import RunRefused, SandboxError, SandboxNotFound
+from sandbox.executor import group_send, in_thread
 from sandbox.groups import attendee_group
 from sandbox.models import Attendee, Sandbox
 from sandbox.progress import check_record_store
+from sandbox.sandboxes import sandbox_gone_mark
 from sandbox.selectors import sandbox_of
-from sandbox.services import RunRefused, group_send, in_thread
 
 log = logging.getLogger(__name__)
 
-# Undo the shell runner's "save cwd and exports on exit" (sandbox/workspace/shell-prelude.sh): a check only looks.
+# Undo the shell runner's "save cwd and exports on exit" (provision/workspace/shell-prelude.sh): a check only looks.
 LOOK_ONLY = "trap - EXIT\n"
 MESSAGE_MAX = 300
 TAIL_BYTES = 64 * 1024
@@ -133,13 +133,7 @@ def check_find(*, deck_slug: str, check_id: object) -> Check:
     shown = str(check_id)[:40]
     if not isinstance(check_id, str) or not check_id:
         raise RunRefused("bad-request", 'Say which step to check: {"type": "check", "block": "s7b0"}.')
-    try:
-        deck = deck_get(slug=deck_slug)
-    except DeckNotFound:
-        raise RunRefused("not-found", f"There is no deck called {deck_slug!r}.") from None
-    except DeckFileError as exc:
-        raise RunRefused("not-found", f"The deck {deck_slug!r} cannot be read: {exc}") from None
-    check = deck.check(check_id)
+    check = deck_for_run(deck_slug=deck_slug).check(check_id)
     if check is None:
         raise RunRefused("not-found", f"There is no check for {shown!r} in this deck.")
     return check
@@ -161,7 +155,7 @@ async def check_run(*, attendee: Attendee, check: Check) -> dict:
         await database_sync_to_async(check_record_store)(
             attendee=attendee, check_id=check.check_id, done=result.done, message=result.message
         )
-    event = {"type": "check.result", "block": check.check_id, "done": result.done, "message": result.message}
+    event = protocol.check_result(check_id=check.check_id, done=result.done, message=result.message)
     await group_send(attendee_group(attendee.id), event)
     return event
 
@@ -183,17 +177,8 @@ async def _check_in_sandbox(*, attendee: Attendee, check: Check) -> CheckResult:
         return await in_thread(check_execute, backend=backend, state=sandbox.state, check=check, timeout=timeout)
     except SandboxNotFound as exc:
         log.info("check %s for attendee %s: %s", check.check_id, attendee.id, exc)
-        await database_sync_to_async(_sandbox_gone)(sandbox_id=sandbox.id, state=sandbox.state)
+        await database_sync_to_async(sandbox_gone_mark)(sandbox_id=sandbox.id, state=sandbox.state, only_if_ready=True)
         return CheckResult(check.check_id, False, f"Not yet: {exc.user_message}")
     except SandboxError as exc:
         log.warning("check %s for attendee %s: %s", check.check_id, attendee.id, exc)
         return CheckResult(check.check_id, False, exc.user_message)
-
-
-def _sandbox_gone(*, sandbox_id: uuid.UUID, state: dict) -> None:
-    # Only if it is still the sandbox the check used (a reset may have made a new one meanwhile).
-    with transaction.atomic():
-        sandbox = Sandbox.objects.select_for_update().filter(id=sandbox_id).first()
-        if sandbox is not None and sandbox.state == state and sandbox.status == Sandbox.Status.READY:
-            sandbox.status = Sandbox.Status.GONE
-            sandbox.save(update_fields=["status"])

@@ -1,46 +1,37 @@
-"""The runs websocket: Run, Cancel and Reset from one attendee's page, and the output streaming back.
+"""The runs websocket: Run, Cancel, Reset, Check and history from one attendee's page, and the output back.
 
 Who is asking comes from the session cookie only (`sandbox.identity`); the
 socket joins that attendee's group and nothing else, so it hears about their
-runs and sandbox only. The work is done by `sandbox.services`; this consumer
-translates messages.
-
-client -> {"type": "run", "block": "s7b0", "code": optional edited text}
-          {"type": "cancel", "run": "<uuid>"}   {"type": "reset"}   {"type": "history"}
-          {"type": "check", "block": "s7b0"}   ("Check my work": the block's check, or "s7" for a slide's)
-          {"type": "progress", "slide": 7}   (the slide this attendee is on; stored at most once a second)
-server -> run.accepted, sandbox.progress, run.started, run.output (seq 1, 2, …), run.finished,
-          sandbox.reset, history {"runs", "checks" {id: {done, message, at}}, "slide" (stored, or null)},
-          check.result {"block", "done", "message"}, error {"code", "message", "block"?}
+runs and sandbox only. The work is done by `sandbox.runs` and
+`sandbox.checks`; this consumer translates messages. The protocol, and every
+message the server sends, is in `sandbox.protocol`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from config.ratelimit import client_address
+from config.websocket import BadFrame, frame_json
 from deck.errors import DeckFileError, DeckNotFound
+from sandbox import protocol
+from sandbox.admission import sandbox_admission_check
 from sandbox.checks import check_find, check_run
+from sandbox.errors import RunRefused
 from sandbox.groups import attendee_group
 from sandbox.identity import NoSession, attendee_for
-from sandbox.models import Attendee, Run
+from sandbox.limits import checks_rate_hit, sandboxes_rate_hit
+from sandbox.models import Attendee
 from sandbox.progress import progress_of, progress_slide_store
+from sandbox.protocol import CLIENT_TYPES_SAID, CLOSE_NO_SESSION, CLOSE_NOT_FOUND
 from sandbox.reconcile import runs_interrupted_mark_once
+from sandbox.runs import run_cancel, run_create, run_dispatch
+from sandbox.runs import sandbox_reset as sandbox_reset_start
 from sandbox.selectors import run_last_per_block
-from sandbox.services import (
-    RunRefused,
-    run_cancel,
-    run_create,
-    run_dispatch,
-)
-from sandbox.services import sandbox_reset as sandbox_reset_start
 
-CLOSE_NO_SESSION = 4401
-CLOSE_NOT_FOUND = 4404
-MESSAGE_TYPES = '"run", "cancel", "reset", "history", "check" or "progress"'
 # A page reports every slide change; the database hears at most one a second per socket (the last one wins).
 SLIDE_STORE_SECONDS = 1.0
 
@@ -48,26 +39,6 @@ SLIDE_STORE_SECONDS = 1.0
 _background: set[asyncio.Task] = set()
 # (attendee id, check id) of the checks running in this process: one at a time per step.
 _checking: set[tuple[str, str]] = set()
-
-
-def run_public(run: Run) -> dict:
-    """What a page needs to show a stored run again after a reload (the edited code only when edited)."""
-    return {
-        "run": str(run.id),
-        "block": run.block_id,
-        "slide": run.slide,
-        "index": run.block_index,
-        "kind": run.kind,
-        "status": run.status,
-        "exit_code": run.exit_code,
-        "duration_ms": run.duration_ms,
-        "truncated": run.truncated,
-        "output": run.output,
-        "message": run.error_message,
-        "edited": run.edited,
-        "code": run.code if run.edited else None,
-        "created_at": run.created_at.isoformat(),
-    }
 
 
 class RunConsumer(AsyncJsonWebsocketConsumer):
@@ -79,6 +50,7 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self) -> None:
         self.deck_slug = self.scope["url_route"]["kwargs"]["slug"]
+        self.address = client_address(self.scope)
         await self.accept()  # first, so a refusal can say why in words
         try:
             self.attendee = await database_sync_to_async(attendee_for)(
@@ -102,11 +74,9 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
         if self.attendee is None:
             return
         try:
-            content = json.loads(text_data) if text_data is not None else None
-        except ValueError:
-            content = None
-        if not isinstance(content, dict):
-            await self._error("bad-request", f'Send a JSON object with a "type": {MESSAGE_TYPES}.')
+            content = frame_json(text_data=text_data, bytes_data=bytes_data)
+        except BadFrame as exc:
+            await self._error("bad-request", f'{exc.message} Send a JSON object with a "type": {CLIENT_TYPES_SAID}.')
             return
         await self.receive_json(content)
 
@@ -117,39 +87,49 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
         elif kind == "cancel":
             await self._cancel(content.get("run"))
         elif kind == "reset":
-            task = asyncio.create_task(sandbox_reset_start(attendee=self.attendee))
-            _background.add(task)
-            task.add_done_callback(_background.discard)
+            await self._reset()
         elif kind == "check":
             await self._check(content.get("block"))
         elif kind == "history":
             runs = await database_sync_to_async(run_last_per_block)(attendee=self.attendee, deck_slug=self.deck_slug)
             stored = await database_sync_to_async(progress_of)(attendee=self.attendee)
-            await self.send_json({"type": "history", "runs": [run_public(run) for run in runs], **stored})
+            await self.send_json(protocol.history(runs=runs, slide=stored["slide"], checks=stored["checks"]))
         elif kind == "progress":
             await self._slide(content.get("slide"))
         else:
-            await self._error("bad-request", f"Unknown message type {str(kind)[:40]!r}: send {MESSAGE_TYPES}.")
+            await self._error("bad-request", f"Unknown message type {str(kind)[:40]!r}: send {CLIENT_TYPES_SAID}.")
 
     async def _run(self, block: object, code: object) -> None:
         try:
             run = await database_sync_to_async(run_create)(
-                attendee=self.attendee, deck_slug=self.deck_slug, block_id=block, code=code
+                attendee=self.attendee, deck_slug=self.deck_slug, block_id=block, code=code, address=self.address
             )
         except RunRefused as exc:
             await self._error(exc.code, exc.message, block=block if isinstance(block, str) else None)
             return
         # Through the group, so every open page of this attendee shows the run, and before
         # dispatching, so "accepted" is always ahead of the run's own messages.
-        await self.channel_layer.group_send(
-            attendee_group(self.attendee.id), {"type": "run.accepted", "run": str(run.id), "block": run.block_id}
-        )
+        await self.channel_layer.group_send(attendee_group(self.attendee.id), protocol.run_accepted(run=run))
         await run_dispatch(run=run)
+
+    async def _reset(self) -> None:
+        try:
+            await database_sync_to_async(sandbox_admission_check)(attendee=self.attendee)
+            await database_sync_to_async(sandboxes_rate_hit)(attendee=self.attendee, address=self.address)
+        except RunRefused as exc:
+            # Answered as a reset that did not happen, so the page's reset control shows it and stops waiting.
+            await self.send_json(protocol.sandbox_reset(status="error", message=exc.message))
+            return
+        task = asyncio.create_task(sandbox_reset_start(attendee=self.attendee))
+        _background.add(task)
+        task.add_done_callback(_background.discard)
 
     async def _check(self, check_id: object) -> None:
         named = check_id if isinstance(check_id, str) else None
         try:
             check = await database_sync_to_async(check_find)(deck_slug=self.deck_slug, check_id=check_id)
+            await database_sync_to_async(sandbox_admission_check)(attendee=self.attendee)
+            await database_sync_to_async(checks_rate_hit)(attendee=self.attendee)
         except RunRefused as exc:
             await self._error(exc.code, exc.message, check=named)
             return
@@ -188,12 +168,7 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
             await self._error(exc.code, exc.message)
 
     async def _error(self, code: str, message: str, *, block: str | None = None, check: str | None = None) -> None:
-        error = {"type": "error", "code": code, "message": message}
-        if block is not None:
-            error["block"] = block[:40]
-        if check is not None:  # an answer to "check": the page shows it at that step's "Check my work"
-            error["check"] = check[:40]
-        await self.send_json(error)
+        await self.send_json(protocol.error(code=code, message=message, block=block, check=check))
 
     # -- events of the attendee's group, passed on as they are ----------------------------------
     async def _forward(self, event: dict) -> None:
@@ -203,6 +178,6 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
     run_started = _forward
     run_output = _forward
     run_finished = _forward
-    sandbox_progress = _forward
+    sandbox_progress = _forward  # the setup status of the sandbox (see sandbox.protocol)
     sandbox_reset = _forward
     check_result = _forward

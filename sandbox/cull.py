@@ -43,9 +43,17 @@ def sandboxes_idle(*, idle_seconds: int | None = None) -> list[Sandbox]:
 
 def sandbox_cull(*, idle_seconds: int | None = None, backend: Backend | None = None) -> CullReport:
     """Destroy every idle sandbox (blocking: call it in a thread) and mark its row gone."""
-    backend = backend or backend_get()
+    return sandboxes_destroy(sandboxes=sandboxes_idle(idle_seconds=idle_seconds), backend=backend)
+
+
+def sandboxes_destroy(*, sandboxes: list[Sandbox], backend: Backend | None = None) -> CullReport:
+    """Destroy these sandboxes (blocking: call it in a thread) and mark their rows gone; the attendee's next
+    run makes a fresh one. One that cannot be destroyed is reported, and the others are still destroyed."""
     report = CullReport()
-    for sandbox in sandboxes_idle(idle_seconds=idle_seconds):
+    if not sandboxes:
+        return report
+    backend = backend or backend_get()
+    for sandbox in sandboxes:
         try:
             backend.destroy(state=sandbox.state)
         except SandboxError as error:

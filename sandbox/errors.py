@@ -34,3 +34,16 @@ class SandboxLimitReached(SandboxError):
     """A limit refused the request (too many sandboxes, too many runs at once, code too long)."""
 
     user_message = "A limit was reached."
+
+
+class RunRefused(Exception):
+    """A request of the runs websocket the pipeline will not accept; `code` and `message` go to the browser as they are.
+
+    Not a SandboxError: nothing went wrong in a sandbox, the request itself
+    (a block that does not exist, a limit) is refused before any is touched.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message

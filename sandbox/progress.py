@@ -14,16 +14,17 @@ the sandbox are never replayed: the attendee asked to start afresh.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db.models import Max
 from django.utils import timezone
 
-from deck.errors import DeckFileError, DeckNotFound
-from deck.selectors import deck_get
 from sandbox.backends.base import Backend, RunRequest
+from sandbox.blocks import block_options_of
 from sandbox.errors import SandboxError
+from sandbox.executor import in_thread
 from sandbox.models import Attendee, CheckRecord, Progress, Run
 
 log = logging.getLogger(__name__)
@@ -87,25 +88,26 @@ def progress_replay_plan(*, attendee: Attendee) -> list[Run]:
 
 
 # -- the replay ------------------------------------------------------------------------------
-async def progress_replay(*, attendee: Attendee, backend: Backend, sandbox_state: dict, progress) -> int:
+async def progress_replay(
+    *, attendee: Attendee, backend: Backend, sandbox_state: dict, setup_status: Callable[[str], None]
+) -> int:
     """Run the attendee's replay plan in the just-recreated sandbox `sandbox_state`; returns how many steps ran ok.
 
-    Each step is announced through `progress` ("Restoring your work: step 3
-    of 7"). A step that does not succeed again ends the replay with a
-    sentence saying which; never raises for a sandbox problem, so the run
-    that recreated the sandbox still goes ahead.
+    Each step is announced through `setup_status` ("Restoring your work:
+    step 3 of 7"), with the sandbox's other setup sentences. A step that does
+    not succeed again ends the replay with a sentence saying which; never
+    raises for a sandbox problem, so the run that recreated the sandbox still
+    goes ahead.
     """
-    from sandbox.services import in_thread  # here: sandbox.services calls this module while it makes a sandbox
-
     plan = await database_sync_to_async(progress_replay_plan)(attendee=attendee)
     total = len(plan)
     for number, run in enumerate(plan, start=1):
-        progress(f"Restoring your work: step {number} of {total}")
+        setup_status(f"Restoring your work: step {number} of {total}")
         request = RunRequest(
             run_id=f"replay-{run.id.hex[:16]}",
             kind=run.kind,
             code=run.code,
-            options=await database_sync_to_async(_options_of)(run=run),
+            options=await database_sync_to_async(block_options_of)(run=run),
             timeout=settings.PODIUM_RUN_TIMEOUT,
             output_cap=settings.PODIUM_RUN_OUTPUT_CAP,
         )
@@ -119,21 +121,12 @@ async def progress_replay(*, attendee: Attendee, backend: Backend, sandbox_state
             )
         except SandboxError as exc:
             log.warning("replay of run %s for attendee %s: %s", run.id, attendee.id, exc)
-            progress(f"Restoring your work stopped at step {number} of {total}: {exc.user_message}")
+            setup_status(f"Restoring your work stopped at step {number} of {total}: {exc.user_message}")
             return number - 1
         if result.exit_code != 0 or result.timed_out:
             why = "it ran out of time" if result.timed_out else f"it ended with exit code {result.exit_code}"
-            progress(f"Restoring your work stopped at step {number} of {total} (block {run.block_id}): {why}.")
+            setup_status(f"Restoring your work stopped at step {number} of {total} (block {run.block_id}): {why}.")
             return number - 1
     if total:
-        progress(f"Your work is restored: {total} step{'' if total == 1 else 's'} replayed.")
+        setup_status(f"Your work is restored: {total} step{'' if total == 1 else 's'} replayed.")
     return total
-
-
-def _options_of(*, run: Run) -> dict[str, str]:
-    # The block's options (build context, tag...) as the deck says now, like a normal run.
-    try:
-        block = deck_get(slug=run.deck_slug).block(run.slide, run.block_index)
-    except (DeckNotFound, DeckFileError):
-        return {}
-    return {str(k): str(v) for k, v in (block.options if block else {}).items()}

@@ -20,11 +20,13 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
+from sandbox import protocol
 from sandbox.backends import backend_get
 from sandbox.backends.base import Backend
+from sandbox.executor import group_send
 from sandbox.groups import attendee_group
 from sandbox.models import Run, Sandbox
-from sandbox.services import group_send, run_finish, run_finished_event
+from sandbox.runs import run_finish
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +97,7 @@ def runs_interrupted_mark(*, created_before: datetime) -> list[str]:
             continue
         ended.append(str(run.id))
         try:
-            async_to_sync(group_send)(attendee_group(run.attendee_id), run_finished_event(run=done))
+            async_to_sync(group_send)(attendee_group(run.attendee_id), protocol.run_finished(run=done))
         except Exception:  # a page learns it on reload anyway; the channel layer may be down too
             log.warning("could not tell attendee %s that run %s ended", run.attendee_id, run.id, exc_info=True)
     return ended

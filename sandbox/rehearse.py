@@ -24,13 +24,11 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from deck.model import Check, CodeBlock, Deck
-from sandbox import kube_access
+from deck.parsed import Check, CodeBlock, Deck
 from sandbox.backends.base import Backend, RunRequest, SandboxSpec
-from sandbox.backends.docker_spec import sandbox_names
+from sandbox.blocks import run_kind_for
 from sandbox.checks import OutputTail, check_execute
 from sandbox.errors import SandboxError
-from sandbox.services import run_kind_for
 
 TAIL_LINES = 15
 OUTPUT_LINES_VERBOSE = 200
@@ -122,9 +120,10 @@ def step_skip_reason(*, step: Step, backend: Backend, state: dict) -> str:
     shell = step.kind in ("shell", "check")
     needs_cluster = step.kind == "apply" or (shell and KUBECTL.search(step.code) is not None)
     needs_engine = step.kind == "build" or (shell and DOCKER.search(step.code) is not None)
-    if needs_cluster and backend.name != "kubernetes" and not state.get("namespace"):
-        return NO_NAMESPACE if kube_access.cluster_configured() else NO_CLUSTER
-    if needs_engine and backend.name == "kubernetes" and not state.get("docker"):
+    about = backend.describe(state=state)
+    if needs_cluster and not about.namespace:
+        return NO_NAMESPACE if about.cluster else NO_CLUSTER
+    if needs_engine and not about.engine:
         return NO_ENGINE
     return ""
 
@@ -202,7 +201,7 @@ def deck_rehearse(
         )
     finally:
         if keep and state:
-            write(f"Kept the sandbox: {sandbox_describe(state=state)}\n")
+            write(f"Kept the sandbox: {sandbox_describe(backend=backend, state=state)}\n")
         else:
             _destroy(backend, state, write)
         report.seconds = time.monotonic() - started
@@ -337,31 +336,18 @@ def rehearsal_failures(report: RehearsalReport, *, shown: str) -> list[str]:
     ]
 
 
-def sandbox_describe(*, state: dict) -> str:
-    """How to get into a kept sandbox, and how to remove it."""
-    enter, remove = [], []
-    if state.get("container"):
-        enter.append(f"docker exec -it {state['container']} bash")
-        remove.append(f"docker rm -f {state['container']}")
-        remove.extend(f"docker {what} rm {state[what]}" for what in ("network", "volume") if state.get(what))
-    if state.get("namespace"):
-        if state.get("pod"):
-            enter.append(f"kubectl -n {state['namespace']} exec -it {state['pod']} -- bash")
-        remove.append(f"kubectl delete namespace {state['namespace']}")
-    if not remove:
+def sandbox_describe(*, backend: Backend, state: dict) -> str:
+    """How to get into a kept sandbox, and how to remove it (as its backend describes it)."""
+    about = backend.describe(state=state)
+    if not about.remove:
         return f"its state is {state}"
-    return f"enter it with `{enter[0]}`; remove it with `{' && '.join(remove)}`"
+    enter = f"enter it with `{about.enter}`; " if about.enter else ""
+    return f"{enter}remove it with `{about.remove}`"
 
 
 def _state_by_name(backend: Backend, spec: SandboxSpec) -> dict:
     """The state of a sandbox whose creation was interrupted, from the names its backend gives it."""
-    state = {}
-    if backend.name == "docker":
-        names = sandbox_names(spec.sandbox_id)
-        state = {"container": names.container, "network": names.network, "volume": names.volume}
-    if backend.name == "kubernetes" or kube_access.cluster_configured():
-        state["namespace"] = kube_access.namespace_name_for(spec.sandbox_id)
-    return state
+    return backend.state_by_name(spec=spec)
 
 
 def _destroy(backend: Backend, state: dict, write: Write) -> None:

@@ -20,6 +20,8 @@ import codecs
 import contextlib
 from collections.abc import Awaitable, Callable
 
+from sandbox import protocol
+
 CHUNK_MAX = 64 * 1024
 INTERVAL = 0.05
 
@@ -27,7 +29,7 @@ _END = object()
 
 
 class RunStream:
-    """The ordered path of one run's events (output and sandbox progress) to its group.
+    """The ordered path of one run's events (output and the sandbox's setup status) to its group.
 
     `send(event)` delivers one event (a dict with a dotted "type"). Output past
     `output_cap` bytes is dropped and `truncated` set; `text()` is what was sent.
@@ -66,9 +68,9 @@ class RunStream:
         """Queue a chunk of output (the backend's `on_output`); safe to call from any thread."""
         self._threadsafe(("output", stream, bytes(data)))
 
-    def progress(self, message: str) -> None:
-        """Queue a progress sentence of sandbox creation (the backend's `progress`); safe from any thread."""
-        self._threadsafe(("event", {"type": "sandbox.progress", "message": str(message)}))
+    def setup_status(self, message: str) -> None:
+        """Queue a sentence of the sandbox's setup status (the backend's `progress` callback); safe from any thread."""
+        self._threadsafe(("event", protocol.setup_status(message=message)))
 
     def _threadsafe(self, item: object) -> None:
         # A loop that has gone away (server shutting down) has nobody left to tell.
@@ -155,4 +157,4 @@ class RunStream:
         self.seq += 1
         self._parts.append(text)
         self._last_sent = self._loop.time()
-        await self.send({"type": "run.output", "run": self.run_id, "seq": self.seq, "stream": stream, "data": text})
+        await self.send(protocol.run_output(run_id=self.run_id, seq=self.seq, stream=stream, data=text))

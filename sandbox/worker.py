@@ -11,10 +11,11 @@ from __future__ import annotations
 import logging
 
 from channels.consumer import AsyncConsumer
-from channels.db import database_sync_to_async
+from django.db import connections
 
+from sandbox.executor import in_thread
 from sandbox.reconcile import sandbox_reconcile
-from sandbox.services import run_spawn
+from sandbox.runs import run_spawn
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,10 @@ class SandboxWorker(AsyncConsumer):
 
     async def _reconcile(self) -> None:
         try:
-            # In the database thread: it reads and writes rows, and tells pages through async_to_sync.
-            report = await database_sync_to_async(sandbox_reconcile)()
+            # In the backend pool, not the database thread: it waits on the backend (a poll per
+            # sandbox, a removal per orphan), and every consumer of this process queues behind
+            # whatever holds the database thread.
+            report = await in_thread(_reconcile_closing)
         except Exception:  # a worker that cannot reconcile can still run code
             log.exception("sandbox worker: reconcile failed")
             return
@@ -48,3 +51,10 @@ class SandboxWorker(AsyncConsumer):
             len(report.interrupted),
             f" (sandboxes not checked: {report.skipped})" if report.skipped else "",
         )
+
+
+def _reconcile_closing():
+    try:
+        return sandbox_reconcile()
+    finally:
+        connections.close_all()  # this pool thread's own connections; the pool thread lives on

@@ -15,7 +15,7 @@ if scripts/docker-up.sh; then
     .venv/bin/python manage.py sandbox prepare || say "images not ready: Run buttons will say so"
     PODIUM_SANDBOX_SECURITY=$(scripts/sandbox-security.sh)
     export PODIUM_SANDBOX_SECURITY
-    say "sandbox security mode: $PODIUM_SANDBOX_SECURITY"
+    say "sandbox security mode: $(scripts/sandbox-security.sh --describe "$PODIUM_SANDBOX_SECURITY")"
 else
     say "no Docker engine: the deck is served, Run buttons will say what is missing"
 fi

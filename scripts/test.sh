@@ -24,7 +24,8 @@ if ! tests/cluster/up.sh --check >/dev/null 2>&1; then
     cluster_started=1
 fi
 # shellcheck disable=SC2317  # called by the trap
-cluster_stop() { if [[ $cluster_started == 1 ]]; then tests/cluster/down.sh >/dev/null 2>&1 || true; fi; }
+# Bounded: a wedged Docker engine must not turn a finished run into a CI timeout.
+cluster_stop() { if [[ $cluster_started == 1 ]]; then timeout 300 tests/cluster/down.sh >/dev/null 2>&1 || say "stopping the test cluster failed or took over 300 s"; fi; }
 trap cluster_stop EXIT
 export PODIUM_CLUSTER_KEEP=1
 
@@ -34,7 +35,7 @@ say "preparing workshop images (built locally when no registry answers) and the 
 PODIUM_KUBECONFIG="${PODIUM_CLUSTER_DIR:-/var/lib/podium-cluster}/admin.kubeconfig" .venv/bin/python manage.py sandbox prepare
 PODIUM_SANDBOX_SECURITY=$(scripts/sandbox-security.sh)
 export PODIUM_SANDBOX_SECURITY
-say "sandbox security mode: $PODIUM_SANDBOX_SECURITY"
+say "sandbox security mode: $(scripts/sandbox-security.sh --describe "$PODIUM_SANDBOX_SECURITY")"
 
 say "ruff"
 .venv/bin/ruff check .

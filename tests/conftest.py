@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import faulthandler
+import uuid
 from pathlib import Path
 
 import pytest
 
-# Docker fixtures (docker_client, docker_scope, base_images) and the test cluster's (cluster,
-# cluster_namespace) for every test folder.
-pytest_plugins = ["tests.docker_helpers", "tests.cluster.helpers"]
+# Docker fixtures (docker_client, docker_scope, base_images), the test cluster's (cluster,
+# cluster_namespace) and the run pipeline's (runs_deck, local_backend, docker_backend) for every test folder.
+pytest_plugins = ["tests.docker_helpers", "tests.cluster.helpers", "tests.sandbox_fixtures"]
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -19,3 +21,21 @@ def artifacts_dir() -> Path:
     """Folder for screenshots and other files a person may want to look at after CI (git-ignored)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(autouse=True)
+def _rate_limits_start_afresh(monkeypatch):
+    """Every test counts its rate limits afresh: under a key prefix of its own, so nothing is flushed (with
+    REDIS_URL set the cache is a Redis that other test sessions may be using)."""
+    monkeypatch.setattr("config.ratelimit._PREFIX", f"podium:rate:test-{uuid.uuid4().hex}")
+
+
+EXIT_GRACE = 120  # seconds the interpreter may take to exit once the session is over
+
+
+def pytest_unconfigure(config) -> None:
+    """A test run that is over must end: a thread left blocked in a backend call would keep the interpreter
+    from exiting (the thread pools are joined at exit) until CI's own limit killed the whole job, with no
+    word of where. So past EXIT_GRACE, print every thread's stack and exit with 1: the hang is then a
+    failure with its cause on screen."""
+    faulthandler.dump_traceback_later(EXIT_GRACE, exit=True)

@@ -171,7 +171,7 @@ def base_images(docker_client: docker.DockerClient) -> dict[str, str]:
     Runs `sandbox prepare --offline` first when they are missing (a no-op otherwise), so a fresh CI machine
     builds the stand-ins once here rather than failing.
     """
-    from sandbox.images import deck_images, image_for, image_prepare_all
+    from provision.images import deck_images, image_for, image_prepare_all
 
     image_prepare_all(offline=True, force=False, progress=print)
     return {role.role: image_for(role.role) for role in deck_images()}
@@ -183,7 +183,7 @@ def material_images_on_host(client: docker.DockerClient, base_images: dict[str, 
     A real cluster pulls them from a registry, and kind gets them through `kind load`; the test cluster
     runs its pods on this engine, so the images only need to be here, under the names the manifests use.
     """
-    from sandbox.kube_access import MATERIAL_BUILDS
+    from provision.kind import MATERIAL_BUILDS
 
     material = Path(__file__).resolve().parent.parent / "sample_app"
     for tag, (dockerfile, argument, role) in MATERIAL_BUILDS.items():

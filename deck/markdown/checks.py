@@ -27,7 +27,7 @@ import re
 from html import escape
 
 from deck.markdown.context import DeckContext, SlideDraft
-from deck.model import Check
+from deck.parsed import Check
 
 CHECK_LEXER = "check"
 CHECK_OPTIONS = ("message",)

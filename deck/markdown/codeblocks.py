@@ -27,37 +27,14 @@ from deck.markdown.checks import check_add, check_is, check_run_on
 from deck.markdown.context import DeckContext, DeckExtension, SlideDraft
 from deck.markdown.fences import FENCE_ATTR
 from deck.markdown.includes import include_path, include_read
-from deck.model import CodeBlock
+from deck.parsed import CodeBlock
+from deck.run_kinds import run_kind_of
 
 HINT = re.compile(r"^!(?P<lexer>[\w+#.-]+)(?:[ \t]+(?P<options>.*))?$")
 KNOWN_OPTIONS = ("context", "file", "lines", "run", "tag")
 DOCKER_TAG = re.compile(r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*(?::[\w][\w.-]{0,127})?$")
-ACTIONS = {
-    "bash": "Run",
-    "sh": "Run",
-    "console": "Run",
-    "shell": "Run",
-    "python": "Run",
-    "python3": "Run",
-    "py": "Run",
-    "docker": "Build",
-    "dockerfile": "Build",
-    "sql": "Query",
-    "mysql": "Query",
-}
-YAML = {"yaml", "yml"}
-YAML_KIND = re.compile(r"^\s*kind\s*:", re.MULTILINE)
 TRUE_WORDS = {"true", "yes", "on", "1"}
 FALSE_WORDS = {"false", "no", "off", "0"}
-
-
-def block_action(*, lexer: str | None, text: str) -> str | None:
-    """The word on a block's Run button for `lexer` (see DESIGN.md), or None when such a block does not run."""
-    if lexer is None:
-        return None
-    if lexer in YAML:
-        return "Apply" if YAML_KIND.search(text) else None
-    return ACTIONS.get(lexer)
 
 
 def _code_unescape(text: str) -> str:
@@ -113,11 +90,11 @@ class CodeBlockTreeprocessor(Treeprocessor):
             if failed:
                 problems.append(("error", failed))
         problems.extend(self._option_problems(lexer, options))
-        action = None if failed else block_action(lexer=lexer if lexer_obj else None, text=text)
+        run_kind = None if failed else run_kind_of(lexer=lexer if lexer_obj else None, text=text)
         run = options.get("run", "").lower()
         if run in FALSE_WORDS:
-            action = None
-        elif run in TRUE_WORDS and action is None and not failed:
+            run_kind = None
+        elif run in TRUE_WORDS and run_kind is None and not failed:
             problems.append(("warning", f"run={options['run']}, but a `{lexer or 'plain'}` block has nothing to run"))
         for level, message in problems:
             self.ctx.problem(line=line, message=message, level=level)
@@ -131,8 +108,9 @@ class CodeBlockTreeprocessor(Treeprocessor):
             text=text,
             html="",
             line=line,
-            runnable=action is not None,
-            action=action,
+            runnable=run_kind is not None,
+            action=run_kind.label if run_kind else None,
+            run_kind=run_kind.kind if run_kind else None,
             options=options,
             include=include,
         )

@@ -18,7 +18,7 @@ from xml.etree.ElementTree import Element
 from markdown import Markdown
 from markdown.extensions import Extension
 
-from deck.model import Check, CodeBlock, Problem
+from deck.parsed import Check, CodeBlock, Problem
 
 
 @dataclass

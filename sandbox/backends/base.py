@@ -8,7 +8,9 @@ Docker Engine or Kubernetes API); async callers run them in a thread
 (`asyncio.to_thread`) and never on the event loop.
 
 Chosen by `settings.PODIUM_SANDBOX_BACKEND` (a dotted path or a short name,
-see `sandbox.backends.backend_get`).
+see `sandbox.backends.backend_get`), which builds the backend's configuration
+once (`config_class.from_settings()`, see sandbox/backends/config.py) and
+passes it in: a backend reads its `config`, never the settings.
 """
 
 from __future__ import annotations
@@ -16,13 +18,9 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from django.conf import settings
-
-# What a run does, decided by the block's lexer (see deck/model.py CodeBlock.action):
-# "shell" (bash lines in the attendee's persistent shell), "python" (python -),
-# "build" (docker build of a Dockerfile text), "apply" (kubectl apply -f -), "sql" (mysql client).
-RUN_KINDS = ("shell", "python", "build", "apply", "sql")
 
 
 @dataclass(frozen=True)
@@ -34,6 +32,7 @@ class SandboxSpec:
     talk: str  # the talk or deck slug
     # Which Podium install owns it, so two installs sharing one engine or cluster never
     # reconcile away each other's sandboxes.
+    # The pipeline's own default: the backend's config.instance says which sandboxes list_managed finds.
     instance: str = field(default_factory=lambda: settings.PODIUM_INSTANCE)
 
 
@@ -42,7 +41,7 @@ class RunRequest:
     """One run: what to execute and under which limits."""
 
     run_id: str
-    kind: str  # one of RUN_KINDS
+    kind: str  # one of deck.run_kinds.RUN_KINDS
     code: str
     options: dict[str, str] = field(default_factory=dict)  # block options: context, tag, file ...
     timeout: float = 120.0  # seconds, then the process group is killed
@@ -76,14 +75,33 @@ class ManagedSandbox:
     state: dict
 
 
+@dataclass(frozen=True)
+class SandboxDescription:
+    """What a person (or a rehearsal) needs to know about one sandbox, so nobody reads its state keys.
+
+    `enter` and `remove` are shell commands an operator can paste ("" when there is none); `namespace`
+    is the Kubernetes namespace its code reaches ("" when none), `cluster` whether a cluster is
+    configured at all, and `engine` whether its code can use Docker.
+    """
+
+    enter: str = ""
+    remove: str = ""
+    namespace: str = ""
+    cluster: bool = False
+    engine: bool = True
+
+
 class Backend(abc.ABC):
     """A way of giving each attendee their own sandbox."""
 
     #: short name shown to operators ("docker", "kubernetes")
     name: str = "abstract"
+    #: the frozen dataclass this backend is configured with; it has a `from_settings()` classmethod
+    config_class: ClassVar[type]
 
-    def __init__(self, *, options: dict | None = None) -> None:
-        self.options = dict(options or {})
+    def __init__(self, *, config: Any = None) -> None:
+        """Keep `config` (an instance of `config_class`); without one, build it from the settings now."""
+        self.config = config if config is not None else self.config_class.from_settings()
 
     @abc.abstractmethod
     def check(self) -> str | None:
@@ -128,3 +146,12 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def list_managed(self) -> list[ManagedSandbox]:
         """Every sandbox this backend created that still exists, found by labels."""
+
+    @abc.abstractmethod
+    def describe(self, *, state: dict) -> SandboxDescription:
+        """How to get into the sandbox of `state` and remove it by hand, and what its code can reach. Pure."""
+
+    @abc.abstractmethod
+    def state_by_name(self, *, spec: SandboxSpec) -> dict:
+        """The state naming everything `ensure` would make for `spec`, from names alone (no I/O), so that
+        `destroy` can remove what an interrupted `ensure` left."""

@@ -8,15 +8,16 @@ sends them.
 
 from __future__ import annotations
 
-import base64
+import io
 import ipaddress
 import re
+import tarfile
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from docker.utils import parse_bytes
 
-from sandbox.backends.base import RUN_KINDS, RunRequest, SandboxSpec
+from sandbox.backends.base import SandboxSpec
 
 LABEL_SANDBOX = "podium.sandbox"
 LABEL_ATTENDEE = "podium.attendee"
@@ -24,21 +25,24 @@ LABEL_TALK = "podium.talk"
 LABEL_MANAGED = "podium.managed"
 LABEL_INSTANCE = "podium.instance"
 
-RUNNER = "/usr/local/bin/podium-run"
-READY = "/usr/local/bin/podium-ready"
 DOCKER_DATA = "/var/lib/docker"
 
-SECURITY_MODES = ("privileged", "capabilities", "sysbox")
+# "userns" is the default: the attendee's root is an unprivileged host uid (see security_host_config).
+SECURITY_MODES = ("userns", "privileged", "capabilities", "sysbox")
+# Modes in which code in a sandbox can become the host's root: opt-in, for rooms the operator trusts.
+HOST_ROOT_MODES = ("privileged", "capabilities")
+
+# userns mode: sandbox N of the subnet pool gets the host ids USERNS_FIRST + N * USERNS_SIZE .. + USERNS_SIZE-1,
+# so no two live sandboxes share a host uid. Below USERNS_FIRST are the host's own accounts (podium-enter
+# refuses any namespace mapping below it).
+USERNS_FIRST = 100000
+USERNS_SIZE = 65536
 
 # The per-sandbox bridge networks are carved out of this range as /28s (4096 sandboxes); explicit subnets
 # because the engine's default pools hold only ~30 networks. The inner engines use other ranges (see
 # podium-entrypoint) so that the host's bridge gateway, where the registry mirror listens, stays reachable.
 SUBNET_POOL = "10.210.0.0/16"
 SUBNET_PREFIX = 28
-
-# A code text larger than this is split over several variables: one exec argument or variable may
-# not exceed 128 KiB (MAX_ARG_STRLEN), and base64 grows text by a third.
-ENV_CHUNK = 96 * 1024
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,7 @@ class SandboxNames:
 
 @dataclass(frozen=True)
 class SandboxLimits:
-    """The resource limits of one workspace container, as settings spell them."""
+    """The resource limits of one workspace container, as the settings spell them (Docker-style sizes)."""
 
     memory: str = "2g"
     cpus: float = 1.0
@@ -86,9 +90,25 @@ def security_host_config(mode: str) -> dict:
     seccomp/AppArmor filter, no masked /proc paths (what the CLI's `systempaths=unconfined` means),
     the host's cgroup tree (the entrypoint nests the inner engine's containers under the workspace's
     own cgroup so they count against its limits); "sysbox" runs the container with the sysbox-runc
-    runtime, which gives docker-in-docker without any privilege on the host.
+    runtime, which gives docker-in-docker without any privilege on the host. "privileged" and
+    "capabilities" are host root for whoever runs code in the sandbox (see the README's Security).
+    "userns" keeps Docker's default capabilities minus what nothing here needs (no SYS_ADMIN), a cgroup
+    namespace of its own and no host cgroup mount. The filters are off and /proc unmasked only because
+    the workspace creates namespaces and mounts inside a user namespace it owns (the kernel allows a
+    proc mount there only where nothing is masked); /dev/net/tun is for slirp4netns. The engine and
+    every attendee process then run as host uids from the sandbox's PODIUM_USERNS_BASE on, with no
+    capability outside that namespace; the container's own root only starts it (podium-entrypoint).
     Raises ValueError naming the accepted values.
     """
+    if mode == "userns":
+        return {
+            "CapDrop": ["NET_RAW", "MKNOD", "AUDIT_WRITE", "SETFCAP", "NET_BIND_SERVICE", "SYS_CHROOT"],
+            "SecurityOpt": ["seccomp=unconfined", "apparmor=unconfined"],
+            "MaskedPaths": [],
+            "ReadonlyPaths": [],
+            "CgroupnsMode": "private",
+            "Devices": [{"PathOnHost": "/dev/net/tun", "PathInContainer": "/dev/net/tun", "CgroupPermissions": "rwm"}],
+        }
     if mode == "privileged":
         return {"Privileged": True}
     if mode == "capabilities":
@@ -113,6 +133,7 @@ def container_spec(
     limits: SandboxLimits,
     security: str,
     registry_mirror: str,
+    userns_base: int = 0,
 ) -> dict:
     """Keyword arguments of the low-level `APIClient.create_container` for a sandbox's workspace container.
 
@@ -121,6 +142,7 @@ def container_spec(
     /var/lib/docker is a named volume (the inner engine's overlay2 cannot sit on the container's own
     overlay); nothing else of the host is mounted except, in "capabilities" mode, the cgroup tree.
     Memory and swap share one limit so a hog meets the OOM killer instead of swapping the host.
+    `userns_base` (userns mode, see `userns_base`) is the host uid the attendee's root becomes.
     """
     names = sandbox_names(spec.sandbox_id)
     memory = parse_bytes(limits.memory)
@@ -136,19 +158,24 @@ def container_spec(
     extra = security_host_config(security)
     host_config["Binds"] += extra.pop("Binds", [])
     host_config.update(extra)
+    environment = {
+        "PODIUM_REGISTRY_MIRROR": registry_mirror,
+        "PODIUM_INSECURE_REGISTRY": insecure_registry(registry_mirror),
+        "PODIUM_DISK_LIMIT_BYTES": str(parse_bytes(limits.disk)),
+        "PODIUM_DISK_CHECK_SECONDS": str(limits.disk_check_seconds),
+        "PODIUM_PIDS_LIMIT": str(limits.pids),
+    }
+    if security == "userns":
+        if userns_base < USERNS_FIRST:
+            raise ValueError(f"userns mode needs a host uid base from {USERNS_FIRST} on, not {userns_base}")
+        environment["PODIUM_USERNS_BASE"] = str(userns_base)
     return {
         "image": image,
         "name": names.container,
         "hostname": "workshop",
         "labels": sandbox_labels(spec),
         "detach": True,
-        "environment": {
-            "PODIUM_REGISTRY_MIRROR": registry_mirror,
-            "PODIUM_INSECURE_REGISTRY": insecure_registry(registry_mirror),
-            "PODIUM_DISK_LIMIT_BYTES": str(parse_bytes(limits.disk)),
-            "PODIUM_DISK_CHECK_SECONDS": str(limits.disk_check_seconds),
-            "PODIUM_PIDS_LIMIT": str(limits.pids),
-        },
+        "environment": environment,
         "host_config": host_config,
         "networking_config": {"EndpointsConfig": {names.network: {}}},
     }
@@ -179,6 +206,23 @@ def subnet_candidates(*, pool: str = SUBNET_POOL, prefix: int = SUBNET_PREFIX, t
     return [str(net) for net in ipaddress.ip_network(pool).subnets(new_prefix=prefix) if str(net) not in taken]
 
 
+def userns_base(*, subnet: str, pool: str = SUBNET_POOL, prefix: int = SUBNET_PREFIX) -> int:
+    """The first host uid of a sandbox's user namespace, from its network's place in the subnet pool.
+
+    The network is the one allocation every live sandbox holds alone (network_ensure picks a free /28),
+    so its index gives each sandbox a host id range of its own without another table; the container
+    keeps the number in its environment for as long as it lives. ValueError past the host's 32-bit ids.
+    """
+    net, whole = ipaddress.ip_network(subnet), ipaddress.ip_network(pool)
+    if not net.subnet_of(whole) or net.prefixlen != prefix:
+        raise ValueError(f"{subnet} is not a /{prefix} of the sandbox pool {pool}")
+    index = (int(net.network_address) - int(whole.network_address)) >> (32 - prefix)
+    base = USERNS_FIRST + index * USERNS_SIZE
+    if base + USERNS_SIZE > 2**32 - 1:
+        raise ValueError(f"{subnet} is too far into {pool} for a user namespace of its own; use a smaller pool")
+    return base
+
+
 def insecure_registry(mirror: str) -> str:
     """The `host:port` an inner engine must treat as insecure for a plain-http mirror URL; "" otherwise."""
     if not mirror:
@@ -187,41 +231,23 @@ def insecure_registry(mirror: str) -> str:
     return parts.netloc if parts.scheme == "http" else ""
 
 
-def run_command(*, kind: str, run_id: str) -> list[str]:
-    """The exec command of one run: the in-sandbox runner with the run's kind and id."""
-    if kind not in RUN_KINDS:
-        raise ValueError(f"unknown run kind {kind!r}; expected one of {', '.join(RUN_KINDS)}")
-    return [RUNNER, kind, safe_run_id(run_id)]
+def kubeconfig_archive(kubeconfig: str, *, owner: int = 0) -> bytes:
+    """A tar archive holding `.kube/config` (0600, in a 0700 folder) for `put_archive` into /root.
 
-
-def kill_command(*, run_id: str) -> list[str]:
-    """The exec command that kills a run's process group, found through the runner's pidfile."""
-    return [RUNNER, "kill", safe_run_id(run_id)]
-
-
-def run_environment(request: RunRequest) -> dict[str, str]:
-    """The exec environment of a run: the code as base64 chunks and each block option as PODIUM_OPT_<KEY>.
-
-    Passing the code in the environment (not on stdin) lets the exec stream be read-only and keeps the
-    code out of `ps` output. Chunks are PODIUM_CODE_B64_000, _001 ... in order.
+    `owner` is the host uid/gid of the attendee's root: in userns mode the sandbox's base, else 0.
     """
-    encoded = base64.b64encode(request.code.encode("utf-8")).decode("ascii")
-    env = {
-        f"PODIUM_CODE_B64_{index:03d}": encoded[start : start + ENV_CHUNK]
-        for index, start in enumerate(range(0, max(len(encoded), 1), ENV_CHUNK))
-    }
-    for key, value in request.options.items():
-        name = re.sub(r"[^A-Z0-9]", "_", key.upper())
-        if name:
-            env[f"PODIUM_OPT_{name}"] = value
-    return env
-
-
-def safe_run_id(run_id: str) -> str:
-    """The run id as the runner accepts it (letters, digits, dash, underscore); ValueError otherwise."""
-    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", run_id):
-        raise ValueError(f"run id {run_id!r} may only hold letters, digits, '-' and '_'")
-    return run_id
+    data = kubeconfig.encode()
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        folder = tarfile.TarInfo(".kube")
+        folder.type, folder.mode = tarfile.DIRTYPE, 0o700
+        folder.uid = folder.gid = owner
+        tar.addfile(folder)
+        entry = tarfile.TarInfo(".kube/config")
+        entry.size, entry.mode = len(data), 0o600
+        entry.uid = entry.gid = owner
+        tar.addfile(entry, io.BytesIO(data))
+    return archive.getvalue()
 
 
 def _short_id(sandbox_id: str) -> str:

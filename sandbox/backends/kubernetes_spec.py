@@ -1,15 +1,11 @@
-"""Pure builders for Kubernetes sandboxes: names, labels, the attendee's namespace and what goes in it.
+"""Pure builders for Kubernetes sandboxes: names, labels, the workspace pod, and reading an exec's answers.
 
 Nothing here talks to a cluster: every function turns plain values into the
 dicts the Kubernetes API takes (the shape `kubectl apply -f` reads), so tests
-compare dicts, as KubeSpawner does for its pod spec. `sandbox/kube_access.py`
-and `sandbox/backends/kubernetes.py` send them.
-
-One namespace per sandbox holds everything of that attendee: a ResourceQuota
-and a LimitRange (sizes from settings), the `workspace` ServiceAccount with a
-Role and RoleBinding that reach nothing outside the namespace, a NetworkPolicy
-letting only the namespace's own pods in, and - with the Kubernetes backend -
-the workspace pod. Deleting the namespace deletes all of it.
+compare dicts, as KubeSpawner does for its pod spec. The attendee's namespace
+and its guard rails are built in namespace_spec.py; `kube_access.py` and
+`kubernetes.py` send them. Workspace pods live in the workspaces namespace
+(PODIUM_K8S_WORKSPACES_NAMESPACE), apart from everything attendees create.
 """
 
 from __future__ import annotations
@@ -20,7 +16,8 @@ from dataclasses import dataclass
 
 from docker.utils import parse_bytes
 
-from sandbox.backends.base import RunRequest, SandboxSpec
+from sandbox.backends import pod_security_spec as psec
+from sandbox.backends.base import SandboxSpec
 from sandbox.backends.docker_spec import (
     LABEL_ATTENDEE,
     LABEL_INSTANCE,
@@ -28,14 +25,18 @@ from sandbox.backends.docker_spec import (
     LABEL_SANDBOX,
     LABEL_TALK,
     insecure_registry,
-    run_command,
-    run_environment,
     security_host_config,
 )
 
 LABEL_BACKEND = "podium.backend"  # "docker" or "kubernetes": which backend's sandbox the namespace belongs to
+LABEL_ROLE = "podium.role"  # on the workspaces namespace: ROLE_WORKSPACES
+ROLE_WORKSPACES = "workspaces"
 
-WORKSPACE = "workspace"  # the ServiceAccount, Role, RoleBinding and pod of the namespace
+WORKSPACES_NAMESPACE = "podium-workspaces"  # default of PODIUM_K8S_WORKSPACES_NAMESPACE
+WORKSPACES_ACCOUNT = "podium-workspace"  # the ServiceAccount of workspace pods: no Role, no token
+KUBECONFIG_DIR = "/var/run/podium/kube"  # where the workspace container finds its attendee's kubeconfig
+
+WORKSPACE = "workspace"  # the ServiceAccount, Role and RoleBinding of the attendee's namespace
 TOKEN_SECRET = "workspace-token"  # noqa: S105 - the Secret's name, not a password
 QUOTA = "podium-quota"
 LIMITS = "podium-limits"
@@ -56,15 +57,6 @@ WORKLOAD_KINDS = ("deployment", "replicaset", "statefulset", "daemonset", "job")
 
 _LABEL_VALUE = re.compile(r"[^A-Za-z0-9_.-]")
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
-
-
-@dataclass(frozen=True)
-class NamespaceLimits:
-    """What one attendee's namespace may use in total, as settings spell it (Kubernetes quantities)."""
-
-    cpu: str = "6"
-    memory: str = "8Gi"
-    pods: int = 20
 
 
 @dataclass(frozen=True)
@@ -111,188 +103,6 @@ def managed_selector(*, instance: str, backend: str) -> str:
     return f"{LABEL_MANAGED}=1,{LABEL_INSTANCE}={label_value(instance)},{LABEL_BACKEND}={backend}"
 
 
-def namespace_object(*, spec: SandboxSpec, name: str, backend: str, privileged_workspace: bool) -> dict:
-    """The attendee's namespace, labelled with sandbox, attendee, talk and install.
-
-    The Pod Security label (enforced by clusters from 1.23 on; older ones ignore it) keeps
-    attendees from creating privileged or host-mounting pods. A namespace whose own workspace pod
-    runs a Docker engine with extra rights (privileged or the capability set) cannot have that
-    rule, because it would refuse the workspace pod itself; there the Docker engine already is
-    the trust boundary, as in the Docker backend.
-    """
-    level = "privileged" if privileged_workspace else "baseline"
-    return {
-        "apiVersion": "v1",
-        "kind": "Namespace",
-        "metadata": {
-            "name": name,
-            "labels": {**sandbox_labels(spec, backend=backend), "pod-security.kubernetes.io/enforce": level},
-            "annotations": {"podium/talk": spec.talk, "podium/attendee": spec.attendee_id},
-        },
-    }
-
-
-def resource_quota(*, spec: SandboxSpec, namespace: str, backend: str, limits: NamespaceLimits) -> dict:
-    """The namespace's total: CPU, memory and pods (the workspace pod counts too); no NodePort or LoadBalancer,
-    which would open ports outside the namespace."""
-    return {
-        "apiVersion": "v1",
-        "kind": "ResourceQuota",
-        "metadata": {"name": QUOTA, "namespace": namespace, "labels": sandbox_labels(spec, backend=backend)},
-        "spec": {
-            "hard": {
-                "requests.cpu": limits.cpu,
-                "limits.cpu": limits.cpu,
-                "requests.memory": limits.memory,
-                "limits.memory": limits.memory,
-                "pods": str(limits.pods),
-                "services": "10",
-                "services.nodeports": "0",
-                "services.loadbalancers": "0",
-                "persistentvolumeclaims": "5",
-            }
-        },
-    }
-
-
-def limit_range(*, spec: SandboxSpec, namespace: str, backend: str, limits: NamespaceLimits) -> dict:
-    """Defaults for containers that state no resources (a quota on limits refuses those otherwise),
-    and no single container larger than the whole quota."""
-    return {
-        "apiVersion": "v1",
-        "kind": "LimitRange",
-        "metadata": {"name": LIMITS, "namespace": namespace, "labels": sandbox_labels(spec, backend=backend)},
-        "spec": {
-            "limits": [
-                {
-                    "type": "Container",
-                    "default": {"cpu": "500m", "memory": "512Mi"},
-                    "defaultRequest": {"cpu": "50m", "memory": "64Mi"},
-                    "max": {"cpu": limits.cpu, "memory": limits.memory},
-                }
-            ]
-        },
-    }
-
-
-def service_account(*, spec: SandboxSpec, namespace: str, backend: str) -> dict:
-    """The identity kubectl in the workspace uses."""
-    return {
-        "apiVersion": "v1",
-        "kind": "ServiceAccount",
-        "metadata": {"name": WORKSPACE, "namespace": namespace, "labels": sandbox_labels(spec, backend=backend)},
-        "automountServiceAccountToken": True,
-    }
-
-
-def token_secret(*, spec: SandboxSpec, namespace: str, backend: str) -> dict:
-    """A long-lived token of the ServiceAccount (filled in by the cluster's token controller), for the
-    kubeconfig a Docker workspace gets. Asked for explicitly: clusters from 1.24 on no longer make one."""
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "type": "kubernetes.io/service-account-token",
-        "metadata": {
-            "name": TOKEN_SECRET,
-            "namespace": namespace,
-            "labels": sandbox_labels(spec, backend=backend),
-            "annotations": {"kubernetes.io/service-account.name": WORKSPACE},
-        },
-    }
-
-
-def role(*, spec: SandboxSpec, namespace: str, backend: str) -> dict:
-    """What the attendee may do in their namespace: the objects a workshop uses, read-only for the namespace's
-    own guard rails (quota, limits, network policy) and nothing about RBAC, so they cannot widen their rights."""
-    return {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "Role",
-        "metadata": {"name": WORKSPACE, "namespace": namespace, "labels": sandbox_labels(spec, backend=backend)},
-        "rules": [
-            {
-                "apiGroups": [""],
-                "resources": [
-                    "pods",
-                    "pods/log",
-                    "pods/exec",
-                    "pods/attach",
-                    "pods/portforward",
-                    "services",
-                    "endpoints",
-                    "configmaps",
-                    "secrets",
-                    "persistentvolumeclaims",
-                    "serviceaccounts",
-                ],
-                "verbs": ALL_VERBS,
-            },
-            {
-                "apiGroups": [""],
-                "resources": ["events", "resourcequotas", "limitranges", "pods/status", "replicationcontrollers"],
-                "verbs": READ_VERBS,
-            },
-            {
-                "apiGroups": ["apps"],
-                "resources": [
-                    "deployments",
-                    "deployments/scale",
-                    "replicasets",
-                    "replicasets/scale",
-                    "statefulsets",
-                    "statefulsets/scale",
-                    "daemonsets",
-                ],
-                "verbs": ALL_VERBS,
-            },
-            {"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"], "verbs": ALL_VERBS},
-            {"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers"], "verbs": ALL_VERBS},
-            {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": ALL_VERBS},
-            {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses"], "verbs": ALL_VERBS},
-            {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"], "verbs": READ_VERBS},
-            {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": READ_VERBS},
-        ],
-    }
-
-
-def role_binding(*, spec: SandboxSpec, namespace: str, backend: str) -> dict:
-    """The Role, given to the namespace's workspace ServiceAccount only."""
-    return {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "RoleBinding",
-        "metadata": {"name": WORKSPACE, "namespace": namespace, "labels": sandbox_labels(spec, backend=backend)},
-        "subjects": [{"kind": "ServiceAccount", "name": WORKSPACE, "namespace": namespace}],
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": WORKSPACE},
-    }
-
-
-def network_policy(*, spec: SandboxSpec, namespace: str, backend: str) -> dict:
-    """Only pods of the same namespace may connect to the namespace's pods (where the cluster's network
-    plugin enforces policies; Podium itself reaches the workspace through the API, not the network)."""
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": {"name": ISOLATION, "namespace": namespace, "labels": sandbox_labels(spec, backend=backend)},
-        "spec": {"podSelector": {}, "policyTypes": ["Ingress"], "ingress": [{"from": [{"podSelector": {}}]}]},
-    }
-
-
-def namespace_objects(
-    *, spec: SandboxSpec, namespace: str, backend: str, limits: NamespaceLimits, privileged_workspace: bool
-) -> list[dict]:
-    """Everything that makes an attendee's namespace, in the order to create it (namespace first)."""
-    common = {"spec": spec, "namespace": namespace, "backend": backend}
-    return [
-        namespace_object(spec=spec, name=namespace, backend=backend, privileged_workspace=privileged_workspace),
-        resource_quota(**common, limits=limits),
-        limit_range(**common, limits=limits),
-        service_account(**common),
-        token_secret(**common),
-        role(**common),
-        role_binding(**common),
-        network_policy(**common),
-    ]
-
-
 def docker_security(mode: str) -> tuple[dict, dict, list[dict], list[dict], dict]:
     """How the Docker sidecar gets the rights its engine needs, per PODIUM_SANDBOX_SECURITY.
 
@@ -304,6 +114,12 @@ def docker_security(mode: str) -> tuple[dict, dict, list[dict], list[dict], dict
     Raises ValueError naming the accepted values.
     """
     security_host_config(mode)  # the same modes as the Docker backend; ValueError otherwise
+    if mode == "userns":  # the sidecar would need /proc unmasked and /dev/net/tun, which pods cannot ask for
+        raise ValueError(
+            "PODIUM_SANDBOX_SECURITY=userns is the Docker backend's mode; the Kubernetes backend's Docker "
+            "sidecar needs sysbox (or PODIUM_K8S_RUNTIME_CLASS), PODIUM_K8S_DOCKER=0, or the host-root "
+            "modes privileged or capabilities"
+        )
     if mode == "privileged":
         return {"privileged": True}, {}, [], [], {}
     if mode == "capabilities":
@@ -329,15 +145,24 @@ def workspace_pod(
     docker: bool,
     registry_mirror: str = "",
     pull_policy: str = "IfNotPresent",
+    pod_namespace: str = WORKSPACES_NAMESPACE,
+    runtime_class: str = "",
+    cluster_domain: str = "cluster.local",
 ) -> dict:
     """The attendee's workspace pod: the same image and runner as a Docker workspace.
 
-    The `workspace` container is where runs are exec'd; it does nothing by itself (tini reaps
-    what killed runs leave behind) and kubectl in it uses the pod's ServiceAccount, so it talks
-    only to this namespace. With `docker`, a `docker` sidecar runs the image's own entrypoint (the
-    inner Docker engine, as Educates does it); its /run is shared with the workspace container, whose
-    DOCKER_HOST points at the socket there, so attendee code never runs in the container that has
-    the extra rights.
+    It lives in the workspaces namespace `pod_namespace`, named after the attendee's namespace
+    `namespace`, never in the attendee's namespace: its Docker sidecar's rights would otherwise have
+    to be granted to everything the attendee creates there. The `workspace` container is where runs
+    are exec'd; it does nothing by itself (tini reaps what killed runs leave behind). kubectl in it
+    uses the kubeconfig of the attendee namespace's ServiceAccount (the Secret workspace_kubeconfig_secret
+    makes), so it talks only to that namespace; the pod's own ServiceAccount has no rights and no
+    token. Short Service names resolve in the attendee's namespace, as from a pod there. With
+    `docker`, a `docker` sidecar runs the image's own entrypoint (the inner Docker engine, as
+    Educates does it); its /run is shared with the workspace container, whose DOCKER_HOST points at
+    the socket there, so attendee code never runs in the container that has the extra rights.
+    `runtime_class` (PODIUM_K8S_RUNTIME_CLASS) runs the pod with that RuntimeClass (gVisor, Kata,
+    sysbox), in place of sysbox mode's own "sysbox-runc".
     """
     labels = {**sandbox_labels(spec, backend="kubernetes"), "app.kubernetes.io/name": "podium-workspace"}
     cpu = f"{int(limits.cpus * 1000)}m"
@@ -347,26 +172,32 @@ def workspace_pod(
         "imagePullPolicy": pull_policy,
         "command": ["/usr/bin/tini", "--", "sleep", "infinity"],
         "workingDir": "/workshop",
-        "env": [{"name": "PODIUM_NAMESPACE", "value": namespace}],
+        "env": [
+            {"name": "PODIUM_NAMESPACE", "value": namespace},
+            {"name": "KUBECONFIG", "value": f"{KUBECONFIG_DIR}/config"},
+        ],
         "resources": {
             "requests": {"cpu": "100m", "memory": "128Mi"},
             "limits": {"cpu": cpu, "memory": WORKSPACE_MEMORY},
         },
+        "volumeMounts": [{"name": "kubeconfig", "mountPath": KUBECONFIG_DIR, "readOnly": True}],
     }
     pod_spec: dict = {
-        "serviceAccountName": WORKSPACE,
-        "automountServiceAccountToken": True,
+        "serviceAccountName": WORKSPACES_ACCOUNT,
+        "automountServiceAccountToken": False,
         "enableServiceLinks": False,
         "hostname": "workshop",
         "terminationGracePeriodSeconds": 5,
         "restartPolicy": "Always",
+        "dnsConfig": {"searches": [f"{namespace}.svc.{cluster_domain}"]},
         "containers": [workspace],
+        "volumes": [{"name": "kubeconfig", "secret": {"secretName": namespace, "defaultMode": 0o400}}],
     }
     annotations: dict[str, str] = {}
     if docker:
         context, pod_fields, volumes, mounts, annotations = docker_security(security)
         workspace["env"].append({"name": "DOCKER_HOST", "value": DOCKER_HOST})
-        workspace["volumeMounts"] = [{"name": "engine-run", "mountPath": ENGINE_DIR}]
+        workspace["volumeMounts"].append({"name": "engine-run", "mountPath": ENGINE_DIR})
         sidecar = {
             "name": DOCKER_CONTAINER,
             "image": image,
@@ -389,45 +220,75 @@ def workspace_pod(
         if context:
             sidecar["securityContext"] = context
         pod_spec["containers"].append(sidecar)
-        pod_spec["volumes"] = [
+        pod_spec["volumes"] += [
             {"name": "docker-data", "emptyDir": {"sizeLimit": str(parse_bytes(limits.disk))}},
             {"name": "engine-run", "emptyDir": {}},
             *volumes,
         ]
         pod_spec.update(pod_fields)
-    metadata: dict = {"name": WORKSPACE, "namespace": namespace, "labels": labels}
+    if runtime_class:
+        pod_spec["runtimeClassName"] = runtime_class
+    metadata: dict = {"name": namespace, "namespace": pod_namespace, "labels": labels}
     if annotations:
         metadata["annotations"] = annotations
     return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": pod_spec}
 
 
-def service_account_kubeconfig(*, server: str, ca_data: str, token: str, namespace: str) -> dict:
-    """A kubeconfig for the namespace's workspace ServiceAccount: `kubectl` with it reaches that namespace only.
-
-    `ca_data` is the cluster CA as base64 (the token Secret's `ca.crt`, as stored); `server` the API
-    server address as the workspace reaches it.
-    """
-    user = f"{namespace}-{WORKSPACE}"
+def workspace_kubeconfig_secret(*, spec: SandboxSpec, namespace: str, pod_namespace: str, kubeconfig: str) -> dict:
+    """The attendee namespace's kubeconfig (YAML text) as a Secret beside the workspace pod, which mounts it."""
     return {
         "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "podium", "cluster": {"server": server, "certificate-authority-data": ca_data}}],
-        "users": [{"name": user, "user": {"token": token}}],
-        "contexts": [{"name": namespace, "context": {"cluster": "podium", "user": user, "namespace": namespace}}],
-        "current-context": namespace,
-        "preferences": {},
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {
+            "name": namespace,
+            "namespace": pod_namespace,
+            "labels": sandbox_labels(spec, backend="kubernetes"),
+        },
+        "stringData": {"config": kubeconfig},
     }
 
 
-def exec_command(request: RunRequest) -> list[str]:
-    """The exec command of one run in the workspace pod: the runner, with the run's environment set by `env`.
+def workspaces_namespace_objects(*, namespace: str, engine: str) -> list[dict]:
+    """The namespace of every attendee's workspace pod, with its Docker sidecar.
 
-    An exec through the Kubernetes API has no environment of its own, so the code (base64, in chunks
-    below the kernel's limit for one argument) travels as `env NAME=value` arguments, which `env`
-    turns into the runner's environment before the runner starts.
+    Attendees have no rights in it. Its pods run as WORKSPACES_ACCOUNT, a ServiceAccount without
+    any Role or token; on a PodSecurityPolicy cluster only that ServiceAccount may use the
+    privileged policy, and only in this namespace (PSA: the namespace is labelled privileged). Every
+    install on the cluster shares it, so it carries no install's label.
     """
-    settings = [f"{key}={value}" for key, value in run_environment(request).items()]
-    return ["env", *settings, *run_command(kind=request.kind, run_id=request.run_id)]
+    labels = {LABEL_MANAGED: "1", LABEL_ROLE: ROLE_WORKSPACES}
+    objects: list[dict] = [
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {
+                "name": namespace,
+                "labels": {**labels, **psec.pod_security_labels(level="privileged", version="latest")},
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": WORKSPACES_ACCOUNT, "namespace": namespace, "labels": labels},
+            "automountServiceAccountToken": False,
+        },
+    ]
+    if engine == "psp":
+        objects.append(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "RoleBinding",
+                "metadata": {"name": psec.BINDING, "namespace": namespace, "labels": labels},
+                "subjects": [{"kind": "ServiceAccount", "name": WORKSPACES_ACCOUNT, "namespace": namespace}],
+                "roleRef": {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "ClusterRole",
+                    "name": psec.psp_cluster_role_name("privileged"),
+                },
+            }
+        )
+    return objects
 
 
 def exec_exit_code(status: dict | None) -> int | None:

@@ -4,10 +4,10 @@ Django's locmem mail backend is the model: it exists so the run pipeline's own
 tests (ordering, sequence numbers, cancel plumbing, limits, forged ids) run in
 a fraction of a second without a Docker engine. It has NO isolation at all:
 code runs as the server's own user, on the server's own files. It therefore
-refuses to load unless settings.PODIUM_ENV == "test".
+refuses to load unless its config says PODIUM_ENV is "test".
 
 Choose it with PODIUM_SANDBOX_BACKEND=sandbox.backends.local.LocalBackend.
-Sandboxes live under settings.PODIUM_LOCAL_SANDBOX_ROOT (a test sets it to a
+Sandboxes live under PODIUM_LOCAL_SANDBOX_ROOT (a test sets it to a
 temporary folder), else under the system temporary folder. It runs "shell"
 (bash -c) and "python" blocks only, and keeps no shell state between runs.
 Like the Docker backend, a run's pid lives in a file, so cancel works from any
@@ -30,7 +30,6 @@ import time
 import uuid
 from pathlib import Path
 
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from sandbox.backends.base import (
@@ -40,9 +39,11 @@ from sandbox.backends.base import (
     ProgressCallback,
     RunRequest,
     RunResult,
+    SandboxDescription,
     SandboxSpec,
     StopCheck,
 )
+from sandbox.backends.config import LocalConfig
 from sandbox.backends.run_output import OutputCap
 from sandbox.errors import SandboxError, SandboxNotFound
 
@@ -55,21 +56,22 @@ class LocalBackend(Backend):
     """Sandboxes as local folders and runs as local subprocesses; for tests only (no isolation)."""
 
     name = "local"
+    config_class = LocalConfig
+    config: LocalConfig
 
-    def __init__(self, *, options: dict | None = None) -> None:
-        if settings.PODIUM_ENV != "test":
+    def __init__(self, *, config: LocalConfig | None = None) -> None:
+        super().__init__(config=config)
+        if self.config.env != "test":
             raise ImproperlyConfigured(
                 "The local sandbox backend runs code on this machine with no isolation, so it loads only "
-                f"when PODIUM_ENV=test (it is {settings.PODIUM_ENV!r}); use PODIUM_SANDBOX_BACKEND=docker."
+                f"when PODIUM_ENV=test (it is {self.config.env!r}); use PODIUM_SANDBOX_BACKEND=docker."
             )
-        super().__init__(options=options)
 
     # -- where things are -------------------------------------------------------------------
     @property
     def root(self) -> Path:
-        """The folder holding every local sandbox (read on each call, so a test can point it elsewhere)."""
-        configured = self.options.get("root") or getattr(settings, "PODIUM_LOCAL_SANDBOX_ROOT", "")
-        return Path(configured or Path(tempfile.gettempdir()) / "podium-local-sandboxes")
+        """The folder holding every local sandbox."""
+        return Path(self.config.root or Path(tempfile.gettempdir()) / "podium-local-sandboxes")
 
     def _folder(self, state: dict) -> Path:
         path = state.get("path")
@@ -86,13 +88,13 @@ class LocalBackend(Backend):
             self._folder(state)
             return dict(state)
         progress("Creating your sandbox…")
-        folder = self.root / uuid.UUID(spec.sandbox_id).hex
+        folder = Path(self.state_by_name(spec=spec)["path"])
         (folder / "work").mkdir(parents=True, exist_ok=True)
         (folder / "runs").mkdir(exist_ok=True)
         labels = {"sandbox": spec.sandbox_id, "attendee": spec.attendee_id, "talk": spec.talk}
         (folder / MARKER).write_text(json.dumps(labels))
         progress("Your sandbox is ready.")
-        return {"path": str(folder), "sandbox_id": spec.sandbox_id}
+        return self.state_by_name(spec=spec)
 
     def poll(self, *, state: dict) -> str | None:
         try:
@@ -114,16 +116,25 @@ class LocalBackend(Backend):
                 f"local backend cannot run kind {request.kind!r}",
                 user_message=f"The local test backend runs shell and python blocks only, not {request.kind}.",
             )
-        process = subprocess.Popen(
-            argv,
-            cwd=folder / "work",
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,  # its own process group, so a kill takes its children too
-        )
         pidfile = folder / "runs" / f"{request.run_id}.pid"
-        pidfile.write_text(str(process.pid))
+        process = None
+        try:
+            process = subprocess.Popen(
+                argv,
+                cwd=folder / "work",
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,  # its own process group, so a kill takes its children too
+            )
+            pidfile.write_text(str(process.pid))
+        except FileNotFoundError:
+            # A destroy (a reset) removed the folder between the check above and here: as a container
+            # removed under a starting exec, the sandbox is gone, and nothing of the run may outlive it.
+            if process is not None:
+                _kill_group(process.pid)
+                process.communicate()
+            raise SandboxNotFound(f"local sandbox {folder} removed while run {request.run_id} started") from None
         try:
             return self._stream(process, request, on_output, should_stop)
         finally:
@@ -163,6 +174,14 @@ class LocalBackend(Backend):
             state = {"path": str(marker.parent), "sandbox_id": labels.get("sandbox", "")}
             found.append(ManagedSandbox(sandbox_id=labels.get("sandbox", ""), state=state))
         return found
+
+    def describe(self, *, state: dict) -> SandboxDescription:
+        """No commands (the test double's folder is an implementation detail); its code reaches no cluster."""
+        return SandboxDescription()
+
+    def state_by_name(self, *, spec: SandboxSpec) -> dict:
+        """The sandbox's folder, named after its id."""
+        return {"path": str(self.root / uuid.UUID(spec.sandbox_id).hex), "sandbox_id": spec.sandbox_id}
 
     # -- streaming --------------------------------------------------------------------------
     def _stream(

@@ -6,6 +6,11 @@ takes them from there, so it can check the deadline and `should_stop` between fr
 run is. When the deadline passes or the attendee cancels, `kill` is called (again each second: a kill sent
 before the runner wrote its pidfile finds nothing) and the output is read until it closes, or for at most
 KILL_GRACE seconds if something outlived the kills and holds it open.
+
+Past the output cap the stream is still read (the process keeps running, its exit code matters), but
+at most PAST_CAP_RATE bytes a second, and the queue between the threads is bounded: a flood of output
+then waits on its own full pipe inside the sandbox instead of costing the host's engine and this
+process a core while other attendees run.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ log = logging.getLogger(__name__)
 STOP_POLL = 0.25  # seconds between should_stop() checks while a run streams
 KILL_GRACE = 5.0  # seconds a killed run gets to close its output before we stop reading
 KILL_AGAIN = 1.0  # seconds between kills of a run whose output is still open
+PAST_CAP_RATE = 1024 * 1024  # bytes a second read from a run whose output passed its cap
+QUEUE_FRAMES = 64  # frames read ahead of the run's thread; the reader waits when they are not taken
 _END = object()
 
 Frame = tuple[str, bytes]
@@ -71,19 +78,24 @@ def frames_follow(
     kill: Callable[[], object],
     should_stop: StopCheck,
     on_frame: Callable[[str, bytes], None],
+    over_cap: Callable[[], bool] = lambda: False,
 ) -> RunEnding:
     """Hand each frame to `on_frame` in arrival order until the output ends; kill the run on timeout or cancel.
 
-    A failure reading the frames is raised as SandboxError; any exception (including one from `on_frame`)
-    kills the run first unless it was already killed. The caller closes the stream afterwards.
+    `over_cap()` says whether the run's output passed its cap; from then on (until a kill) the frames are
+    taken at PAST_CAP_RATE. A failure reading the frames is raised as SandboxError; any exception
+    (including one from `on_frame`) kills the run first unless it was already killed. The caller closes
+    the stream afterwards.
     """
-    chunks: queue.SimpleQueue = queue.SimpleQueue()
-    reader = threading.Thread(target=_drain, args=(frames, chunks), daemon=True, name=f"run-{request.run_id}")
+    chunks: queue.Queue = queue.Queue(maxsize=QUEUE_FRAMES)
+    done = threading.Event()
+    reader = threading.Thread(target=_drain, args=(frames, chunks, done), daemon=True, name=f"run-{request.run_id}")
     reader.start()
     deadline = time.monotonic() + request.timeout
     timed_out = cancelled = False
     killed_at: float | None = None
     last_kill = next_check = 0.0
+    pace = _Pace(PAST_CAP_RATE)
     try:
         while True:
             now = time.monotonic()
@@ -103,6 +115,9 @@ def frames_follow(
                 kill()
                 last_kill = now
             wait = STOP_POLL if killed_at is not None else max(0.01, min(STOP_POLL, deadline - now))
+            if killed_at is None and pace.due > now:  # over the cap: not yet time for the next frame
+                time.sleep(min(pace.due - now, wait))
+                continue
             try:
                 item = chunks.get(timeout=wait)
             except queue.Empty:
@@ -112,20 +127,56 @@ def frames_follow(
             if isinstance(item, BaseException):
                 raise SandboxError(f"reading the output of run {request.run_id} failed: {item}") from item
             on_frame(*item)
+            if over_cap():
+                pace.took(len(item[1]), time.monotonic())
     except BaseException:
         if killed_at is None:
             with contextlib.suppress(Exception):
                 kill()
         raise
+    finally:
+        done.set()  # a reader waiting on a full queue gives up
     return RunEnding(timed_out=timed_out, cancelled=cancelled and not timed_out)
 
 
-def _drain(frames: Iterable[Frame], chunks: queue.SimpleQueue) -> None:
-    """Reader thread: move the frames into the queue, then _END (after the error, if reading failed)."""
+class _Pace:
+    """When the next frame may be taken, for a stream read at `rate` bytes a second (from its first frame on)."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.since: float | None = None
+        self.taken = 0
+        self.due = 0.0
+
+    def took(self, size: int, now: float) -> None:
+        if self.since is None:
+            self.since = now
+        self.taken += size
+        self.due = self.since + self.taken / self.rate
+
+
+def _drain(frames: Iterable[Frame], chunks: queue.Queue, done: threading.Event) -> None:
+    """Reader thread: move the frames into the queue, then _END (after the error, if reading failed).
+
+    The queue is bounded: while the run's thread does not take frames, this thread stops reading, and the
+    run's output waits in its pipe. Once the run's thread is `done`, it stops waiting and returns.
+    """
     try:
         for frame in frames:
-            chunks.put(frame)
+            if not _put(chunks, frame, done):
+                return
     except Exception as error:  # handed to the run's thread, which raises it (unless it closed the stream itself)
-        chunks.put(error)
+        _put(chunks, error, done)
     finally:
-        chunks.put(_END)
+        _put(chunks, _END, done)
+
+
+def _put(chunks: queue.Queue, item: object, done: threading.Event) -> bool:
+    """Put `item` in the queue, waiting while it is full; False when the run's thread finished first."""
+    while not done.is_set():
+        try:
+            chunks.put(item, timeout=STOP_POLL)
+            return True
+        except queue.Full:
+            continue
+    return False

@@ -24,6 +24,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,6 +60,48 @@ def console_error(watch, page, message) -> None:
     """Record a console error of the page, except the host's network changing under the browser."""
     if message.type == "error" and HOST_NETWORK_CHANGED not in message.text:
         watch.errors.append(f"{page.url}: {message.text}")
+
+
+# A live deck page says its scripts run with html[data-scripts="ready"] (static/podium/js/deck/page.js).
+SCRIPTS_READY = "html[data-scripts='ready']"
+DECK_OPEN_TRIES = 3
+
+
+def deck_open(page, url: str | None = None):
+    """Open a live deck page (audience or presenter) at `url`, or reload it (no `url`), and wait until its
+    scripts run; the response.
+
+    Docker creating or removing a network on this machine changes the host's addresses, and Chromium then
+    cancels every request in flight (net::ERR_NETWORK_CHANGED), as on a laptop whose Wi-Fi changes. When
+    one of the page's own files is lost so, the page loads itself again (static/podium/js/boot.js); when
+    boot.js itself was among them, or the page's own address was, it cannot, and this does what a person
+    would: load the page again, up to DECK_OPEN_TRIES times, and only after that error.
+    """
+    lost: list[str] = []
+
+    def failed(request) -> None:
+        if HOST_NETWORK_CHANGED in (request.failure or ""):
+            lost.append(request.url)
+
+    page.on("requestfailed", failed)
+    try:
+        for attempt in range(1, DECK_OPEN_TRIES + 1):
+            lost.clear()
+            try:
+                response = page.goto(url) if url else page.reload()
+            except PlaywrightError as error:
+                if HOST_NETWORK_CHANGED in str(error) and attempt < DECK_OPEN_TRIES:
+                    continue
+                raise
+            try:
+                page.wait_for_selector(SCRIPTS_READY, state="attached")
+                return response
+            except PlaywrightTimeout:
+                if not lost or attempt == DECK_OPEN_TRIES:
+                    raise
+        raise AssertionError("unreachable")
+    finally:
+        page.remove_listener("requestfailed", failed)
 
 
 @dataclass

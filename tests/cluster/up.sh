@@ -8,7 +8,9 @@
 #   etcd                     Debian's etcd-server, on 127.0.0.1
 #   kube-apiserver           RBAC on, on the docker bridge address (e.g.
 #                            https://172.17.0.1:6443), reachable from the host
-#                            and from every container on this machine
+#                            and from every container on this machine; the
+#                            PodSecurityPolicy admission plugin on (1.20 has no
+#                            Pod Security Admission): PODIUM_CLUSTER_POD_SECURITY
 #   kube-controller-manager, kube-scheduler
 #   kubelet                  with its built-in Docker runtime on the local
 #                            engine; pods get docker bridge addresses
@@ -18,7 +20,10 @@
 # Pods must use images already in the local engine (imagePullPolicy Never or
 # IfNotPresent): nothing can be pulled here.
 #
-# Idempotent: when the cluster is already up it says so and exits 0.
+# Idempotent: when the cluster is already up it says so and exits 0. A running
+# cluster whose apiserver has other admission plugins than asked for (e.g. one
+# started before the PodSecurityPolicy plugin was added here) gets only its
+# apiserver restarted, in seconds; pods and etcd's data stay.
 # Prints the admin kubeconfig's path; stop everything with down.sh.
 #
 # Usage: tests/cluster/up.sh            start (or confirm) the cluster
@@ -33,23 +38,131 @@ PKI=$CLUSTER_DIR/pki
 KUBECONFIGS=$CLUSTER_DIR/kubeconfigs
 WAIT_SECONDS=${PODIUM_CLUSTER_WAIT:-180}
 PROXY_MODE=${PODIUM_CLUSTER_PROXY_MODE:-iptables}
+# "psp" (the default): the PodSecurityPolicy admission plugin is on, as on a 1.20-1.24 cluster that guards
+# attendees' namespaces; every pod then needs a policy its creator or its ServiceAccount may `use`. The
+# cluster's own components get one here (pod-security.yaml); Podium brings its own for attendees' and
+# workspaces' namespaces. "off": no pod security at all, a cluster on which Podium refuses to serve
+# attendees unless told otherwise (PODIUM_K8S_POLICY_ENGINE=none).
+POD_SECURITY=${PODIUM_CLUSTER_POD_SECURITY:-psp}
+case $POD_SECURITY in
+psp) ADMISSION_PLUGINS=NodeRestriction,PodSecurityPolicy ;;
+off) ADMISSION_PLUGINS=NodeRestriction ;;
+*) die "PODIUM_CLUSTER_POD_SECURITY=$POD_SECURITY: choose psp (the default) or off." ;;
+esac
 
 node_ready() {
     [ "$(kubectl_admin get node "$CLUSTER_NODE" \
         -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
 }
 
-cluster_is_up() {
+cluster_runs() { # every process alive, the apiserver ready and the node Ready, whatever its admission plugins
     local name
     [ -f "$ADMIN_KUBECONFIG" ] && [ -x "$K8S_BIN/kubectl" ] || return 1
     for name in "${CLUSTER_PROCESSES[@]}"; do pid_alive "$name" || return 1; done
     kubectl_admin get --raw /readyz >/dev/null 2>&1 && node_ready
 }
 
+admission_as_asked() { # the running apiserver's command line has exactly the admission plugins asked for
+    tr '\0' '\n' <"/proc/$(cat "$RUN/kube-apiserver.pid" 2>/dev/null)/cmdline" 2>/dev/null |
+        grep -qx -- "--enable-admission-plugins=$ADMISSION_PLUGINS"
+}
+
+cluster_is_up() { cluster_runs && admission_as_asked; }
+
 if [ "${1:-}" = --check ]; then
     cluster_is_up && exit 0
     exit 3
 fi
+
+start_process() { # name command... ; detached from this shell, pid recorded by the process itself
+    local name=$1
+    shift
+    # shellcheck disable=SC2016 # $$, $0 and $@ belong to the inner bash
+    setsid bash -c 'echo $$ >"$0"; exec "$@"' "$RUN/$name.pid" "$@" >>"$LOGS/$name.log" 2>&1 </dev/null 9>&- &
+    local waited=0
+    until [ -s "$RUN/$name.pid" ]; do
+        sleep 0.05
+        waited=$((waited + 1))
+        [ $waited -lt 100 ] || die "$name did not start (no pidfile after 5 s)."
+    done
+}
+
+wait_until() { # what seconds process command... ; fails naming the process' log when it died or timed out
+    local what=$1 seconds=$2 process=$3
+    shift 3
+    local deadline=$((SECONDS + seconds))
+    until "$@" >/dev/null 2>&1; do
+        if ! pid_alive "$process"; then
+            die "$process exited while waiting for $what. Last lines of $LOGS/$process.log:
+$(tail -n 20 "$LOGS/$process.log")"
+        fi
+        if [ $SECONDS -ge $deadline ]; then
+            die "$what did not happen within ${seconds}s. Last lines of $LOGS/$process.log:
+$(tail -n 20 "$LOGS/$process.log")"
+        fi
+        sleep 0.3
+    done
+}
+
+apiserver_start() { # needs NODE_IP
+    start_process kube-apiserver "$K8S_BIN/kube-apiserver" \
+        --etcd-servers="http://127.0.0.1:$ETCD_CLIENT_PORT" \
+        --bind-address="$NODE_IP" --advertise-address="$NODE_IP" --secure-port="$APISERVER_PORT" --insecure-port=0 \
+        --service-cluster-ip-range="$SERVICE_CIDR" \
+        --token-auth-file="$PKI/tokens.csv" --client-ca-file="$PKI/ca.crt" \
+        --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
+        --authorization-mode=Node,RBAC --enable-admission-plugins="$ADMISSION_PLUGINS" \
+        --service-account-issuer="https://kubernetes.default.svc.$CLUSTER_DOMAIN" \
+        --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
+        --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" \
+        --kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
+        --kubelet-certificate-authority="$PKI/ca.crt" --kubelet-preferred-address-types=InternalIP \
+        --allow-privileged=true --cert-dir="$CLUSTER_DIR/certs/apiserver" --profiling=false
+    wait_until "kube-apiserver /readyz" 90 kube-apiserver kubectl_admin get --raw /readyz
+}
+
+# With the PodSecurityPolicy plugin on, no pod is admitted without a policy. The cluster's own components
+# (kube-system's ServiceAccounts, the node's mirror pods) may use a privileged one, bound in kube-system only:
+# bound cluster-wide, the ReplicaSet controller (a kube-system ServiceAccount) could make privileged pods in
+# every namespace, attendees' included. Pods created by cluster-admin (system:masters) may use every policy.
+# Applied while the plugin is still off too (the API is served either way), so no component is left without.
+system_policy_apply() {
+    if [ "$POD_SECURITY" = psp ]; then kubectl_admin apply -f "$CLUSTER_SCRIPTS/pod-security.yaml" >/dev/null; fi
+}
+
+cluster_env_write() {
+    cat >"$CLUSTER_DIR/cluster.env" <<EOF
+# Written by podium tests/cluster/up.sh
+PODIUM_TEST_KUBECONFIG=$ADMIN_KUBECONFIG
+PODIUM_CLUSTER_SERVER=$SERVER
+PODIUM_CLUSTER_NODE_IP=$NODE_IP
+PODIUM_CLUSTER_KUBECTL=$K8S_BIN/kubectl
+PODIUM_CLUSTER_POD_SECURITY=$POD_SECURITY
+EOF
+}
+
+# A running cluster whose apiserver has other admission plugins: restart the apiserver alone. Everything
+# else (etcd's data, certificates, tokens, running pods) stays; the other components reconnect by themselves.
+apiserver_restart() {
+    local pid restarted=$SECONDS
+    NODE_IP=$(sed -n 's/^PODIUM_CLUSTER_NODE_IP=//p' "$CLUSTER_DIR/cluster.env")
+    SERVER=https://$NODE_IP:$APISERVER_PORT
+    [ -n "$NODE_IP" ] || die "$CLUSTER_DIR/cluster.env names no node address; stop the cluster with down.sh and start it again."
+    log "restarting kube-apiserver with admission plugins $ADMISSION_PLUGINS (pod security: $POD_SECURITY)"
+    system_policy_apply
+    pid=$(cat "$RUN/kube-apiserver.pid")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do
+        [ -e "/proc/$pid" ] || break
+        sleep 0.2
+    done
+    if [ -e "/proc/$pid" ]; then kill -9 "$pid" 2>/dev/null || true; fi
+    rm -f "$RUN/kube-apiserver.pid"
+    apiserver_start
+    wait_until "node $CLUSTER_NODE Ready" 60 kubelet node_ready
+    cluster_env_write
+    log "kube-apiserver restarted in $((SECONDS - restarted)) s; pod security: $POD_SECURITY"
+}
 
 say_up() {
     log "kubeconfig: $ADMIN_KUBECONFIG"
@@ -68,6 +181,11 @@ exec 9>"$CLUSTER_DIR/.lock"
 flock -w 300 9 || die "another up.sh or down.sh holds $CLUSTER_DIR/.lock."
 if cluster_is_up; then # someone else started it while we waited
     log "the test cluster is already up (node $CLUSTER_NODE Ready)."
+    say_up
+    exit 0
+fi
+if cluster_runs; then # up, but its apiserver has other admission plugins than asked for
+    apiserver_restart
     say_up
     exit 0
 fi
@@ -179,36 +297,6 @@ if [ "$(docker image inspect --format '{{index .Config.Labels "podium.pause.sour
 fi
 
 # --- processes ----------------------------------------------------------------------------
-start_process() { # name command... ; detached from this shell, pid recorded by the process itself
-    local name=$1
-    shift
-    # shellcheck disable=SC2016 # $$, $0 and $@ belong to the inner bash
-    setsid bash -c 'echo $$ >"$0"; exec "$@"' "$RUN/$name.pid" "$@" >"$LOGS/$name.log" 2>&1 </dev/null 9>&- &
-    local waited=0
-    until [ -s "$RUN/$name.pid" ]; do
-        sleep 0.05
-        waited=$((waited + 1))
-        [ $waited -lt 100 ] || die "$name did not start (no pidfile after 5 s)."
-    done
-}
-
-wait_until() { # what seconds process command... ; fails naming the process' log when it died or timed out
-    local what=$1 seconds=$2 process=$3
-    shift 3
-    local deadline=$((SECONDS + seconds))
-    until "$@" >/dev/null 2>&1; do
-        if ! pid_alive "$process"; then
-            die "$process exited while waiting for $what. Last lines of $LOGS/$process.log:
-$(tail -n 20 "$LOGS/$process.log")"
-        fi
-        if [ $SECONDS -ge $deadline ]; then
-            die "$what did not happen within ${seconds}s. Last lines of $LOGS/$process.log:
-$(tail -n 20 "$LOGS/$process.log")"
-        fi
-        sleep 0.3
-    done
-}
-
 log "starting etcd and kube-apiserver ($SERVER)"
 start_process etcd /usr/bin/etcd --name podium-test --data-dir "$CLUSTER_DIR/etcd" \
     --listen-client-urls "http://127.0.0.1:$ETCD_CLIENT_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_CLIENT_PORT" \
@@ -216,20 +304,7 @@ start_process etcd /usr/bin/etcd --name podium-test --data-dir "$CLUSTER_DIR/etc
     --initial-cluster "podium-test=http://127.0.0.1:$ETCD_PEER_PORT"
 wait_until "etcd answering" 30 etcd curl -fsS "http://127.0.0.1:$ETCD_CLIENT_PORT/health"
 
-start_process kube-apiserver "$K8S_BIN/kube-apiserver" \
-    --etcd-servers="http://127.0.0.1:$ETCD_CLIENT_PORT" \
-    --bind-address="$NODE_IP" --advertise-address="$NODE_IP" --secure-port="$APISERVER_PORT" --insecure-port=0 \
-    --service-cluster-ip-range="$SERVICE_CIDR" \
-    --token-auth-file="$PKI/tokens.csv" --client-ca-file="$PKI/ca.crt" \
-    --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
-    --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction \
-    --service-account-issuer="https://kubernetes.default.svc.$CLUSTER_DOMAIN" \
-    --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
-    --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" \
-    --kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
-    --kubelet-certificate-authority="$PKI/ca.crt" --kubelet-preferred-address-types=InternalIP \
-    --allow-privileged=true --cert-dir="$CLUSTER_DIR/certs/apiserver" --profiling=false
-wait_until "kube-apiserver /readyz" 90 kube-apiserver kubectl_admin get --raw /readyz
+apiserver_start
 log "apiserver ready after $((SECONDS - started)) s"
 
 # The DNS feeder's only rights: read Services and Endpoints.
@@ -256,6 +331,8 @@ subjects:
     kind: User
     name: podium:cluster-dns
 EOF
+
+system_policy_apply
 
 log "starting controller-manager, scheduler, kubelet, kube-proxy ($PROXY_MODE) and the cluster DNS"
 start_process kube-controller-manager "$K8S_BIN/kube-controller-manager" \
@@ -338,12 +415,6 @@ $(tail -n 20 "$LOGS/$name.log")"
 done
 proxier=$(grep -ohE 'Using (iptables|userspace|ipvs) [Pp]roxier' "$LOGS/kube-proxy.log" | head -n1 || true)
 
-cat >"$CLUSTER_DIR/cluster.env" <<EOF
-# Written by podium tests/cluster/up.sh
-PODIUM_TEST_KUBECONFIG=$ADMIN_KUBECONFIG
-PODIUM_CLUSTER_SERVER=$SERVER
-PODIUM_CLUSTER_NODE_IP=$NODE_IP
-PODIUM_CLUSTER_KUBECTL=$K8S_BIN/kubectl
-EOF
-log "cluster up in $((SECONDS - started)) s: Kubernetes $K8S_VERSION, apiserver $SERVER, ${proxier:-kube-proxy mode unknown}, DNS on $NODE_IP:53"
+cluster_env_write
+log "cluster up in $((SECONDS - started)) s: Kubernetes $K8S_VERSION, apiserver $SERVER, ${proxier:-kube-proxy mode unknown}, DNS on $NODE_IP:53, pod security: $POD_SECURITY"
 say_up

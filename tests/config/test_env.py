@@ -80,3 +80,36 @@ def test_embedded_defaults_and_switches(tmp_path):
     )
     assert switched.returncode == 0, switched.stderr
     assert switched.stdout.split() == ["django.db.backends.mysql", "channels_redis.core.RedisChannelLayer"]
+
+
+def _asgi_start(mode: str) -> subprocess.CompletedProcess:
+    """Import the ASGI app as daphne does, in a process of its own; what it logged."""
+    full = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "PODIUM_ENV", "DATABASE_URL", "REDIS_URL"}}
+    return subprocess.run(
+        [sys.executable, "-c", "import config.asgi"],
+        cwd=ROOT,
+        env={**full, "DJANGO_SETTINGS_MODULE": "config.settings", "PODIUM_SANDBOX_SECURITY": mode},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize("mode", ["capabilities", "privileged"])
+def test_the_server_warns_at_start_when_sandboxes_are_host_root(mode):
+    started = _asgi_start(mode)
+    assert started.returncode == 0, started.stderr
+    lines = [line for line in started.stderr.splitlines() if "sandbox security mode" in line]
+    assert len(lines) == 1, started.stderr
+    assert " WARNING podium " in lines[0]
+    assert f"{mode}: HOST-ROOT-EQUIVALENT" in lines[0]
+
+
+def test_the_server_says_its_sandbox_security_mode_at_start():
+    started = _asgi_start("userns")
+    assert started.returncode == 0, started.stderr
+    lines = [line for line in started.stderr.splitlines() if "sandbox security mode" in line]
+    assert len(lines) == 1, started.stderr
+    assert " INFO podium " in lines[0]
+    assert "userns: attendees are root only in a user namespace of their own" in lines[0]
+    assert "HOST-ROOT" not in lines[0]

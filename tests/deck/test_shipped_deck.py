@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from deck.model import CodeBlock, Deck, Slide
+from deck.parsed import CodeBlock, Deck, Slide
 from deck.parser import deck_parse
 
 ROOT = Path(__file__).resolve().parents[2]

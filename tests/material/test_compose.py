@@ -18,7 +18,7 @@ import pytest
 
 from tests.docker_helpers import docker_remove_labelled, free_port, http_get_json, wait_for
 from tests.material.conftest import SAMPLE_APP
-from tests.material.test_images import compose_env, users_in_database
+from tests.material.material_support import compose_env, users_in_database
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

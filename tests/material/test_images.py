@@ -17,22 +17,12 @@ import pytest
 
 from tests.docker_helpers import DockerScope, container_logs, free_port, http_get_json, wait_for
 from tests.material.conftest import SAMPLE_APP
+from tests.material.material_support import compose_env, users_in_database
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 APP_IMAGE = "podium-test/12factor:latest"
 DBINIT_IMAGE = "podium-test/12factor-dbinit:latest"
-
-
-def compose_env() -> dict[str, str]:
-    """The settings the material itself uses (sample_app/compose.env), so the test runs what users run."""
-    env = {}
-    for line in (SAMPLE_APP / "compose.env").read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            key, _, value = line.partition("=")
-            env[key.strip()] = value.strip()
-    return env
 
 
 def build(client, *, dockerfile: str, tag: str, buildargs: dict[str, str]) -> Any:
@@ -44,26 +34,6 @@ def build(client, *, dockerfile: str, tag: str, buildargs: dict[str, str]) -> An
         log = "".join(chunk.get("stream", "") or chunk.get("error", "") for chunk in error.build_log)
         pytest.fail(f"docker build -f {dockerfile} failed: {error.msg}\n{log[-3000:]}", pytrace=False)
     return image
-
-
-def users_in_database(mysql, env: dict[str, str]) -> list[dict]:
-    """The users table as MySQL itself has it, in the API's shape."""
-    result = mysql.exec_run(
-        [
-            "mysql",
-            "-h127.0.0.1",
-            "-uroot",
-            f"-p{env['MYSQL_ROOT_PASSWORD']}",
-            "-N",
-            "-B",
-            env["DATABASE_NAME"],
-            "-e",
-            "SELECT id, username, email FROM users ORDER BY id",
-        ]
-    )
-    assert result.exit_code == 0, result.output
-    rows = [line.split("\t") for line in result.output.decode().splitlines()]
-    return [{"id": int(row[0]), "name": row[1], "email": row[2]} for row in rows]
 
 
 @pytest.fixture(scope="module")

@@ -1,89 +1,49 @@
-"""Shared pieces of the run pipeline tests: the fixture deck, sessions, a page's runs socket, a worker.
+"""Helpers of the run pipeline tests: the fixture decks' names, sessions, a page's runs socket, sandboxes, waiting.
 
-Imported by test modules (`from tests.sandbox.runs_support import ...`); the
-fixtures are plain pytest fixtures, pulled in by importing them.
+Imported by test modules (`from tests.sandbox.runs_support import ...`). The
+fixtures that use them (`runs_deck`, `local_backend`, `sandbox_worker`...)
+are in `tests/sandbox/conftest.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
+import uuid
 from contextlib import asynccontextmanager
+from datetime import timedelta
+from io import StringIO
 from pathlib import Path
 
-import pytest
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
-from channels.worker import Worker
 from django.contrib.sessions.backends.db import SessionStore
+from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from config.asgi import application
-from sandbox import services
-from sandbox.backends import backend_get
-from sandbox.groups import WORKER_CHANNEL
-from sandbox.models import Sandbox
-from sandbox.worker import SandboxWorker
+from deck.services import presenter_grant, talk_get_or_create, talk_presenter_token
+from sandbox import runs
+from sandbox.backends.base import SandboxSpec
+from sandbox.identity import attendee_for
+from sandbox.models import Attendee, Run, Sandbox
+from sandbox.runs import run_create
 
 FIXTURES = Path(__file__).parent / "fixtures"
+RUNS_DECKS = FIXTURES / "runs"
 SLUG = "runs-demo"
 SHELL = "s2b0"  # !bash echo hello from the deck
 PYTHON = "s3b0"  # !python print(...)
 NOT_RUNNABLE = "s3b1"  # !yaml without kind:
+CHECKS_DECKS = FIXTURES / "checks"
+CHECKS_SLUG = "checks-demo"
+MAKE_FILE = "s2b0"  # echo step > step.txt, checked by `test -f step.txt` (message "The file step.txt exists")
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
 # Generous: a busy 2-core machine, the Redis layer, or Docker may take a while. Never a speed assertion.
 WAIT = 30
 LOCAL = "sandbox.backends.local.LocalBackend"
-# These machines refuse --privileged; a CI that sets PODIUM_SANDBOX_SECURITY gets what it asked for.
-SECURITY = os.environ.get("PODIUM_SANDBOX_SECURITY") or "capabilities"
-
-
-@pytest.fixture
-def runs_deck(settings):
-    """The fixture deck, and runs executed inside the test process unless a test says otherwise."""
-    settings.PODIUM_SLIDES_DIR = FIXTURES
-    settings.PODIUM_PRESENTER_TOKEN = ""
-    settings.PODIUM_EMBEDDED_WORKER = True
-
-
-@pytest.fixture
-async def local_backend(settings, tmp_path, runs_deck):
-    """The LocalBackend test double, its sandboxes in a folder of this test only.
-
-    Afterwards every sandbox is destroyed (killing what still runs) and the
-    run tasks still going are awaited, so nothing outlives the test.
-    """
-    settings.PODIUM_ENV = "test"
-    settings.PODIUM_SANDBOX_BACKEND = LOCAL
-    settings.PODIUM_LOCAL_SANDBOX_ROOT = str(tmp_path / "sandboxes")
-    backend_get.cache_clear()
-    backend = backend_get()
-    yield backend
-    for found in backend.list_managed():
-        backend.destroy(state=found.state)
-    await runs_settled()
-    backend_get.cache_clear()
-
-
-@pytest.fixture
-async def docker_backend(settings):
-    """The real DockerBackend for one test, in place of the LocalBackend (request it after `local_backend`).
-
-    An engine or image that is missing fails the test with the backend's own sentence: CI starts both.
-    Every sandbox the test made is destroyed afterwards.
-    """
-    settings.PODIUM_SANDBOX_BACKEND = "docker"
-    settings.PODIUM_SANDBOX_SECURITY = SECURITY
-    backend_get.cache_clear()
-    backend = backend_get()
-    problem = await asyncio.to_thread(backend.check)
-    if problem:
-        pytest.fail(problem)
-    yield backend
-    for state in await sandbox_states():
-        await asyncio.to_thread(backend.destroy, state=state)
-    backend_get.cache_clear()
+# The default mode (userns); a CI that sets PODIUM_SANDBOX_SECURITY gets what it asked for.
+SECURITY = os.environ.get("PODIUM_SANDBOX_SECURITY") or "userns"
 
 
 @database_sync_to_async
@@ -94,24 +54,9 @@ def sandbox_states() -> list[dict]:
 
 async def runs_settled() -> None:
     """Wait for the run tasks of this process to end (they do once their sandbox is destroyed)."""
-    pending = [task for task in services._tasks if not task.done()]
+    pending = [task for task in runs._tasks if not task.done()]
     if pending:
         await asyncio.wait(pending, timeout=WAIT)
-
-
-@pytest.fixture
-async def sandbox_worker(settings):
-    """A `runworker sandbox-runs` equivalent on this test's loop: runs go through the channel layer to it."""
-    settings.PODIUM_EMBEDDED_WORKER = False
-    SandboxWorker.reconciled = False
-    worker = Worker(application=application, channels=[WORKER_CHANNEL], channel_layer=get_channel_layer())
-    task = asyncio.create_task(worker.handle())
-    yield worker
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    for instance in list(worker.application_instances.values()):
-        instance["future"].cancel()
 
 
 @database_sync_to_async
@@ -195,6 +140,25 @@ async def page(session_key: str | None, slug: str = SLUG):
         await socket.disconnect(timeout=WAIT)
 
 
+def assert_well_formed(messages: list[dict]) -> list[dict]:
+    """accepted, then started, then the output numbered 1..n, then finished (with n); returns the outputs."""
+    kinds = [m["type"] for m in messages]
+    assert kinds[0] == "run.accepted", kinds
+    assert kinds[-1] == "run.finished", kinds
+    assert kinds.count("run.started") == 1, kinds
+    outputs = [m for m in messages if m["type"] == "run.output"]
+    assert kinds.index("run.started") < (kinds.index("run.output") if outputs else len(kinds)), kinds
+    assert [m["seq"] for m in outputs] == list(range(1, len(outputs) + 1))
+    assert messages[-1]["seq"] == len(outputs)
+    return outputs
+
+
+@database_sync_to_async
+def stored(run_id: str) -> Run:
+    """The run `run_id` as stored."""
+    return Run.objects.get(id=run_id)
+
+
 def process_alive(pid: int) -> bool:
     """Whether process `pid` exists and is not a zombie (a killed child nobody reaped yet)."""
     try:
@@ -211,3 +175,88 @@ async def until(predicate, what: str) -> None:
     while not predicate():
         assert loop.time() < deadline, f"still waiting for: {what}"
         await asyncio.sleep(0.05)
+
+
+async def check(me: Page, block: str) -> dict:
+    """Click "Check my work" on `block`; the check.result (or error) it is answered with."""
+    mark = len(me.log)
+    await me.send(type="check", block=block)
+    return await me.wait_for(
+        lambda m: (m["type"] == "check.result" and m["block"] == block) or m["type"] == "error", after=mark
+    )
+
+
+# -- sandboxes made straight through a backend, as a server before a restart left them ---------------------
+def session_key() -> str:
+    session = SessionStore()
+    session["seen"] = True
+    session.save()
+    return session.session_key
+
+
+def attendee_with_sandbox(backend) -> tuple[str, Attendee, Sandbox]:
+    """An attendee whose sandbox exists, as a first run leaves it; returns (session key, attendee, sandbox)."""
+    key = session_key()
+    attendee = attendee_for(session=SessionStore(session_key=key), deck_slug=SLUG, user=None)
+    sandbox = Sandbox.objects.create(attendee=attendee, backend=backend.name)
+    spec = SandboxSpec(sandbox_id=sandbox.id.hex, attendee_id=attendee.id.hex, talk=SLUG)
+    sandbox.state = backend.ensure(spec=spec, state={}, progress=lambda message: None)
+    sandbox.status = Sandbox.Status.READY
+    sandbox.save()
+    return key, attendee, sandbox
+
+
+def orphan(backend) -> str:
+    """A sandbox the backend made for a row that no longer exists."""
+    sandbox_id = uuid.uuid4().hex
+    spec = SandboxSpec(sandbox_id=sandbox_id, attendee_id="gone", talk=SLUG)
+    backend.ensure(spec=spec, state={}, progress=lambda message: None)
+    return sandbox_id
+
+
+def running_run(attendee: Attendee, *, age: timedelta) -> Run:
+    """A run of the attendee marked running since `age` ago (as if an executor had it)."""
+    run = run_create(attendee=attendee, deck_slug=SLUG, block_id=SHELL)
+    Run.objects.filter(id=run.id).update(status=Run.Status.RUNNING, created_at=timezone.now() - age)
+    return run
+
+
+def managed_ids(backend) -> set[str]:
+    """The ids of the sandboxes `backend` manages now."""
+    return {found.sandbox_id for found in backend.list_managed()}
+
+
+def rehearse(*args: str) -> tuple[int, str, str]:
+    """Run `deck rehearse ARGS`; (exit status, standard output, standard error)."""
+    out, err = StringIO(), StringIO()
+    try:
+        call_command("deck", "rehearse", *map(str, args), stdout=out, stderr=err)
+    except CommandError as failed:
+        err.write(str(failed))
+        return failed.returncode, out.getvalue(), err.getvalue()
+    return 0, out.getvalue(), err.getvalue()
+
+
+@database_sync_to_async
+def presenter_session(slug: str) -> str:
+    """A session that opened the presenter link of `slug`'s talk; returns its key."""
+    talk = talk_get_or_create(deck_slug=slug)
+    session = SessionStore()
+    assert presenter_grant(session=session, talk=talk, token=talk_presenter_token(talk=talk))
+    session.save()
+    return session.session_key
+
+
+@asynccontextmanager
+async def follower(session_key: str | None = None, *, slug: str):
+    """A connected browser following `slug`'s talk; yields (communicator, first message)."""
+    headers = [ORIGIN]
+    if session_key:
+        headers.append((b"cookie", f"sessionid={session_key}".encode()))
+    socket = WebsocketCommunicator(application, f"/ws/talks/{slug}/follow/", headers=headers)
+    connected, _ = await socket.connect(timeout=WAIT)
+    assert connected
+    try:
+        yield socket, await socket.receive_json_from(timeout=WAIT)
+    finally:
+        await socket.disconnect(timeout=WAIT)

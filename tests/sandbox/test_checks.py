@@ -6,43 +6,17 @@ the docker ones run checks for real in a workspace container, including that a c
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from channels.db import database_sync_to_async
 
 from sandbox.models import Sandbox
-from tests.sandbox.runs_support import (
-    docker_backend,  # noqa: F401 (fixture)
-    local_backend,  # noqa: F401 (fixture)
-    new_session,
-    page,
-    runs_deck,  # noqa: F401 (fixture)
-)
+from tests.sandbox.runs_support import CHECKS_SLUG as SLUG
+from tests.sandbox.runs_support import MAKE_FILE, check, new_session, page
 
-FIXTURES = Path(__file__).parent / "fixtures_checks"
-SLUG = "checks-demo"
-MAKE_FILE = "s2b0"  # echo step > step.txt, checked by `test -f step.txt` (message "The file step.txt exists")
 SLIDE_CHECK = "s3"  # prints "There is no other.txt yet." and fails
 MOVING_CHECK = "s4"  # cd / && export LEAKED=yes
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def checks_deck(settings, request):
-    """The checks fixture deck, on top of the run pipeline's test settings."""
-    request.getfixturevalue("runs_deck")
-    settings.PODIUM_SLIDES_DIR = FIXTURES
-
-
-async def check(me, block: str) -> dict:
-    """Click "Check my work" on `block`; the check.result (or error) it is answered with."""
-    mark = len(me.log)
-    await me.send(type="check", block=block)
-    return await me.wait_for(
-        lambda m: (m["type"] == "check.result" and m["block"] == block) or m["type"] == "error", after=mark
-    )
 
 
 @database_sync_to_async
@@ -124,7 +98,7 @@ async def test_a_step_without_a_check_is_an_error_naming_it(block, code, words):
 
 # -- for real, in a workspace container (DockerBackend) ----------------------------------------------------------
 @pytest.mark.docker
-async def test_docker_checks_pass_and_fail_for_real(checks_deck, docker_backend):  # noqa: F811
+async def test_docker_checks_pass_and_fail_for_real(checks_deck, docker_backend):
     async with page(await new_session(), SLUG) as me:
         end, _ = await me.run("cd /tmp && echo moved", block=MAKE_FILE)
         assert end["status"] == "ok"
@@ -139,7 +113,7 @@ async def test_docker_checks_pass_and_fail_for_real(checks_deck, docker_backend)
 
 
 @pytest.mark.docker
-async def test_docker_a_check_only_looks(checks_deck, docker_backend):  # noqa: F811
+async def test_docker_a_check_only_looks(checks_deck, docker_backend):
     async with page(await new_session(), SLUG) as me:
         end, _ = await me.run("cd /tmp && export MINE=kept", block=MAKE_FILE)
         assert end["status"] == "ok"

@@ -11,11 +11,7 @@ from django.utils import timezone
 
 from sandbox.cull import sandbox_cull
 from sandbox.models import Run, Sandbox
-from tests.sandbox.runs_support import (
-    local_backend,  # noqa: F401 (fixture)
-    runs_deck,  # noqa: F401 (fixture)
-)
-from tests.sandbox.test_reconcile import attendee_with_sandbox, managed_ids, running_run
+from tests.sandbox.runs_support import attendee_with_sandbox, managed_ids, running_run
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("local_backend", "runs_deck")]
 
@@ -24,7 +20,7 @@ def idle_for(sandbox: Sandbox, seconds: int) -> None:
     Sandbox.objects.filter(id=sandbox.id).update(last_used_at=timezone.now() - timedelta(seconds=seconds))
 
 
-def test_idle_sandbox_is_destroyed_and_marked_gone(local_backend, settings):  # noqa: F811
+def test_idle_sandbox_is_destroyed_and_marked_gone(local_backend, settings):
     settings.PODIUM_SANDBOX_IDLE_TTL = 600
     _, _, idle = attendee_with_sandbox(local_backend)
     _, _, recent = attendee_with_sandbox(local_backend)
@@ -41,7 +37,7 @@ def test_idle_sandbox_is_destroyed_and_marked_gone(local_backend, settings):  # 
     assert recent.status == Sandbox.Status.READY
 
 
-def test_a_sandbox_with_a_running_run_is_never_culled(local_backend):  # noqa: F811
+def test_a_sandbox_with_a_running_run_is_never_culled(local_backend):
     _, attendee, busy = attendee_with_sandbox(local_backend)
     run = running_run(attendee, age=timedelta(seconds=5))
     Run.objects.filter(id=run.id).update(sandbox=busy)
@@ -51,7 +47,7 @@ def test_a_sandbox_with_a_running_run_is_never_culled(local_backend):  # noqa: F
     assert busy.id.hex in managed_ids(local_backend)
 
 
-def test_cull_command_reports_what_it_removed(local_backend):  # noqa: F811
+def test_cull_command_reports_what_it_removed(local_backend):
     _, _, idle = attendee_with_sandbox(local_backend)
     idle_for(idle, 120)
     out = StringIO()

@@ -1,14 +1,12 @@
-"""The DockerBackend's pure spec builders: names, labels, security flags, create kwargs, run env."""
+"""The DockerBackend's pure spec builders: names, labels, security flags, create kwargs."""
 
 from __future__ import annotations
-
-import base64
 
 import pytest
 from django.conf import settings
 
 from sandbox.backends import docker_spec as spec_
-from sandbox.backends.base import RunRequest, SandboxSpec
+from sandbox.backends.base import SandboxSpec
 
 SPEC = SandboxSpec(sandbox_id="3f2a9c1e-77aa-4b1c-9d00-0123456789ab", attendee_id="att-1", talk="intro")
 LIMITS = spec_.SandboxLimits(memory="512m", cpus=1.5, pids=256, disk="1g")
@@ -60,7 +58,9 @@ def test_sysbox_mode_uses_the_runtime_without_privilege():
 
 
 def test_an_unknown_security_mode_names_the_accepted_ones():
-    with pytest.raises(ValueError, match="PODIUM_SANDBOX_SECURITY='root' is not one of privileged, capabilities"):
+    with pytest.raises(
+        ValueError, match="PODIUM_SANDBOX_SECURITY=.root. is not one of userns, privileged, capabilities"
+    ):
         spec_.security_host_config("root")
 
 
@@ -156,42 +156,54 @@ def test_insecure_registry_only_for_plain_http(mirror, insecure):
     assert spec_.insecure_registry(mirror) == insecure
 
 
-def test_run_command_calls_the_runner_with_kind_and_id():
-    assert spec_.run_command(kind="shell", run_id="abc-123") == ["/usr/local/bin/podium-run", "shell", "abc-123"]
-    assert spec_.kill_command(run_id="abc-123") == ["/usr/local/bin/podium-run", "kill", "abc-123"]
+def test_the_kubeconfig_archive_holds_a_private_kube_config():
+    import io
+    import tarfile
+
+    with tarfile.open(fileobj=io.BytesIO(spec_.kubeconfig_archive("apiVersion: v1\n"))) as tar:
+        folder, config = tar.getmembers()
+        assert (folder.name, folder.isdir(), folder.mode) == (".kube", True, 0o700)
+        assert (config.name, config.mode) == (".kube/config", 0o600)
+        assert tar.extractfile(config).read() == b"apiVersion: v1\n"
 
 
-@pytest.mark.parametrize("run_id", ["../etc/passwd", "a b", "", "x" * 65, "a;rm"])
-def test_run_ids_that_could_escape_the_pidfile_folder_are_refused(run_id):
-    with pytest.raises(ValueError, match="run id"):
-        spec_.run_command(kind="shell", run_id=run_id)
-
-
-def test_an_unknown_run_kind_is_refused():
-    with pytest.raises(ValueError, match="unknown run kind 'ruby'"):
-        spec_.run_command(kind="ruby", run_id="r1")
-
-
-def test_run_environment_carries_code_and_options():
-    request = RunRequest(
-        run_id="r1", kind="build", code="FROM python:3.11-slim\n", options={"context": "sample_app", "tag": "web:1"}
-    )
-    env = spec_.run_environment(request)
-    assert env == {
-        "PODIUM_CODE_B64_000": base64.b64encode(b"FROM python:3.11-slim\n").decode(),
-        "PODIUM_OPT_CONTEXT": "sample_app",
-        "PODIUM_OPT_TAG": "web:1",
+def test_userns_mode_keeps_default_capabilities_and_no_host_cgroups():
+    assert spec_.security_host_config("userns") == {
+        "CapDrop": ["NET_RAW", "MKNOD", "AUDIT_WRITE", "SETFCAP", "NET_BIND_SERVICE", "SYS_CHROOT"],
+        "SecurityOpt": ["seccomp=unconfined", "apparmor=unconfined"],
+        "MaskedPaths": [],
+        "ReadonlyPaths": [],
+        "CgroupnsMode": "private",
+        "Devices": [{"PathOnHost": "/dev/net/tun", "PathInContainer": "/dev/net/tun", "CgroupPermissions": "rwm"}],
     }
 
 
-def test_large_code_is_split_into_ordered_chunks_that_decode_back():
-    code = "".join(f"echo line {i} é\n" for i in range(20000))  # ~300 KB
-    env = spec_.run_environment(RunRequest(run_id="r1", kind="shell", code=code))
-    names = sorted(name for name in env if name.startswith("PODIUM_CODE_B64_"))
-    assert len(names) > 2
-    assert all(len(env[name]) <= spec_.ENV_CHUNK for name in names)
-    assert base64.b64decode("".join(env[name] for name in names)).decode() == code
+def test_container_spec_in_userns_mode_names_the_sandboxs_host_uid_base():
+    create = spec_.container_spec(
+        spec=SPEC, image="podium/workspace:1", limits=LIMITS, security="userns", registry_mirror="", userns_base=231072
+    )
+    assert create["environment"]["PODIUM_USERNS_BASE"] == "231072"
+    assert create["host_config"]["Binds"] == ["podium-docker-3f2a9c1e77aa:/var/lib/docker:rw"]  # no cgroup tree
+    with pytest.raises(ValueError, match="host uid base from 100000"):
+        spec_.container_spec(spec=SPEC, image="i", limits=LIMITS, security="userns", registry_mirror="")
 
 
-def test_empty_code_still_gets_one_chunk():
-    assert spec_.run_environment(RunRequest(run_id="r1", kind="shell", code="")) == {"PODIUM_CODE_B64_000": ""}
+def test_each_sandbox_network_gives_a_host_uid_range_of_its_own():
+    assert spec_.userns_base(subnet="10.210.0.0/28") == 100000
+    assert spec_.userns_base(subnet="10.210.0.16/28") == 100000 + 65536
+    assert spec_.userns_base(subnet="10.210.255.240/28") == 100000 + 4095 * 65536
+    with pytest.raises(ValueError, match="not a /28 of the sandbox pool"):
+        spec_.userns_base(subnet="10.211.0.0/28")
+    with pytest.raises(ValueError, match="too far"):
+        spec_.userns_base(subnet="10.255.255.240/28", pool="10.0.0.0/8")
+
+
+def test_the_kubeconfig_belongs_to_the_attendees_root():
+    import io
+    import tarfile
+
+    with tarfile.open(fileobj=io.BytesIO(spec_.kubeconfig_archive("apiVersion: v1", owner=165536))) as tar:
+        assert {(m.name, m.uid, m.gid) for m in tar.getmembers()} == {
+            (".kube", 165536, 165536),
+            (".kube/config", 165536, 165536),
+        }

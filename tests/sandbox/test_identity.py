@@ -10,7 +10,7 @@ from deck.errors import DeckNotFound
 from deck.services import presenter_grant, talk_get_or_create, talk_presenter_token, talk_token_reset
 from sandbox.identity import DISPLAY_NAME_KEY, NoSession, attendee_for
 from sandbox.models import Attendee
-from tests.sandbox.runs_support import SLUG, runs_deck  # noqa: F401 (fixture)
+from tests.sandbox.runs_support import SLUG
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("runs_deck")]
 

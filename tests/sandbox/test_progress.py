@@ -12,16 +12,8 @@ from channels.db import database_sync_to_async
 from sandbox.cull import sandbox_cull
 from sandbox.models import Attendee, Sandbox
 from sandbox.progress import progress_slide_store
-from tests.sandbox.runs_support import (
-    docker_backend,  # noqa: F401 (fixture)
-    local_backend,  # noqa: F401 (fixture)
-    new_session,
-    page,
-    runs_deck,  # noqa: F401 (fixture)
-)
-from tests.sandbox.test_checks import SLUG, check, checks_deck  # noqa: F401 (fixture)
-
-MAKE_FILE = "s2b0"  # its check: `test -f step.txt`
+from tests.sandbox.runs_support import CHECKS_SLUG as SLUG
+from tests.sandbox.runs_support import MAKE_FILE, check, new_session, page
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,7 +39,8 @@ def the_attendee() -> Attendee:
     return Attendee.objects.get()
 
 
-def progress_messages(me) -> list[str]:
+def restoring_sentences(me) -> list[str]:
+    """The setup status sentences about restoring the attendee's work (`sandbox.progress` messages)."""
     return [m["message"] for m in me.log if m["type"] == "sandbox.progress" and "work" in m["message"]]
 
 
@@ -112,7 +105,7 @@ async def test_nothing_is_replayed_without_a_passed_check_or_after_a_reset():
         await me.run("echo step > step.txt", block=MAKE_FILE)
         await cull()
         end, _ = await me.run("ls", block=MAKE_FILE)
-        assert me.text(end["run"], "stdout") == "" and progress_messages(me) == []
+        assert me.text(end["run"], "stdout") == "" and restoring_sentences(me) == []
 
         await me.run("echo step > step.txt", block=MAKE_FILE)
         assert (await check(me, MAKE_FILE))["done"] is True
@@ -120,7 +113,7 @@ async def test_nothing_is_replayed_without_a_passed_check_or_after_a_reset():
         await me.wait_for(lambda m: m["type"] == "sandbox.reset")
         await cull()
         end, _ = await me.run("ls", block=MAKE_FILE)
-        assert me.text(end["run"], "stdout") == "" and progress_messages(me) == []
+        assert me.text(end["run"], "stdout") == "" and restoring_sentences(me) == []
 
 
 @pytest.mark.usefixtures("local_backend", "checks_deck")
@@ -135,7 +128,7 @@ async def test_a_step_that_fails_again_ends_the_replay_saying_which(tmp_path):
         end, _ = await me.run("ls", block=MAKE_FILE)
         assert end["status"] == "ok"
         assert me.text(end["run"], "stdout") == "step.txt\n"  # step 3 was not replayed
-        assert progress_messages(me)[-1] == (
+        assert restoring_sentences(me)[-1] == (
             "Restoring your work stopped at step 2 of 3 (block s2b0): it ended with exit code 1."
         )
 
@@ -152,7 +145,7 @@ async def test_the_stored_slide_takes_only_slide_numbers():
 
 # -- for real, in a workspace container (DockerBackend) ----------------------------------------------------------
 @pytest.mark.docker
-async def test_docker_culled_sandbox_comes_back_with_the_work_up_to_the_last_check(checks_deck, docker_backend):  # noqa: F811
+async def test_docker_culled_sandbox_comes_back_with_the_work_up_to_the_last_check(checks_deck, docker_backend):
     async with page(await new_session(), SLUG) as me:
         end, _ = await me.run("export X=1; echo hi > /workshop/marker", block=MAKE_FILE)
         assert end["status"] == "ok"

@@ -3,72 +3,21 @@
 from __future__ import annotations
 
 import shutil
-import uuid
 from datetime import timedelta
 from io import StringIO
 from pathlib import Path
 
 import pytest
 from channels.db import database_sync_to_async
-from django.contrib.sessions.backends.db import SessionStore
 from django.core.management import call_command
-from django.utils import timezone
 
-from sandbox.backends.base import SandboxSpec
-from sandbox.identity import attendee_for
-from sandbox.models import Attendee, Run, Sandbox
 from sandbox.reconcile import INTERRUPTED, sandbox_reconcile
-from sandbox.services import run_create
-from tests.sandbox.runs_support import (
-    SHELL,
-    SLUG,
-    local_backend,  # noqa: F401 (fixture)
-    page,
-    runs_deck,  # noqa: F401 (fixture)
-    sandbox_worker,  # noqa: F401 (fixture)
-)
+from tests.sandbox.runs_support import attendee_with_sandbox, managed_ids, orphan, page, running_run
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("local_backend")]
 
 
-def session_key() -> str:
-    session = SessionStore()
-    session["seen"] = True
-    session.save()
-    return session.session_key
-
-
-def attendee_with_sandbox(backend) -> tuple[str, Attendee, Sandbox]:
-    """An attendee whose sandbox exists, as a first run leaves it; returns (session key, attendee, sandbox)."""
-    key = session_key()
-    attendee = attendee_for(session=SessionStore(session_key=key), deck_slug=SLUG, user=None)
-    sandbox = Sandbox.objects.create(attendee=attendee, backend=backend.name)
-    spec = SandboxSpec(sandbox_id=sandbox.id.hex, attendee_id=attendee.id.hex, talk=SLUG)
-    sandbox.state = backend.ensure(spec=spec, state={}, progress=lambda message: None)
-    sandbox.status = Sandbox.Status.READY
-    sandbox.save()
-    return key, attendee, sandbox
-
-
-def orphan(backend) -> str:
-    """A sandbox the backend made for a row that no longer exists."""
-    sandbox_id = uuid.uuid4().hex
-    spec = SandboxSpec(sandbox_id=sandbox_id, attendee_id="gone", talk=SLUG)
-    backend.ensure(spec=spec, state={}, progress=lambda message: None)
-    return sandbox_id
-
-
-def running_run(attendee: Attendee, *, age: timedelta) -> Run:
-    run = run_create(attendee=attendee, deck_slug=SLUG, block_id=SHELL)
-    Run.objects.filter(id=run.id).update(status=Run.Status.RUNNING, created_at=timezone.now() - age)
-    return run
-
-
-def managed_ids(backend) -> set[str]:
-    return {found.sandbox_id for found in backend.list_managed()}
-
-
-def test_reconcile_marks_vanished_sandboxes_gone_and_removes_orphans(local_backend):  # noqa: F811
+def test_reconcile_marks_vanished_sandboxes_gone_and_removes_orphans(local_backend):
     _, _, kept = attendee_with_sandbox(local_backend)
     _, _, vanished = attendee_with_sandbox(local_backend)
     shutil.rmtree(vanished.state["path"])  # its container went away while the server was down
@@ -88,7 +37,7 @@ def test_reconcile_marks_vanished_sandboxes_gone_and_removes_orphans(local_backe
     assert (again.gone, again.removed, again.interrupted) == ([], [], [])
 
 
-def test_reconcile_ends_runs_a_dead_server_left_running(local_backend, settings):  # noqa: F811
+def test_reconcile_ends_runs_a_dead_server_left_running(local_backend, settings):
     settings.PODIUM_RUN_TIMEOUT = 60
     _, attendee, _ = attendee_with_sandbox(local_backend)
     dead = running_run(attendee, age=timedelta(hours=1))
@@ -103,7 +52,7 @@ def test_reconcile_ends_runs_a_dead_server_left_running(local_backend, settings)
     assert dead.finished_at is not None and live.status == "running"
 
 
-def test_the_reconcile_command_says_what_it_did(local_backend):  # noqa: F811
+def test_the_reconcile_command_says_what_it_did(local_backend):
     _, _, vanished = attendee_with_sandbox(local_backend)
     shutil.rmtree(vanished.state["path"])
     orphan(local_backend)
@@ -112,7 +61,7 @@ def test_the_reconcile_command_says_what_it_did(local_backend):  # noqa: F811
     assert out.getvalue().strip() == "1 sandbox(es) marked gone, 1 orphan(s) removed, 0 interrupted run(s) ended."
 
 
-async def test_a_gone_sandbox_is_created_again_on_the_next_run(local_backend):  # noqa: F811
+async def test_a_gone_sandbox_is_created_again_on_the_next_run(local_backend):
     key, _, sandbox = await database_sync_to_async(attendee_with_sandbox)(local_backend)
     shutil.rmtree(sandbox.state["path"])
     await database_sync_to_async(sandbox_reconcile)()
@@ -124,7 +73,7 @@ async def test_a_gone_sandbox_is_created_again_on_the_next_run(local_backend):  
     assert sandbox.status == "ready" and Path(sandbox.state["path"]).is_dir()  # noqa: ASYNC240
 
 
-async def test_an_open_page_hears_that_its_run_was_interrupted(local_backend):  # noqa: F811
+async def test_an_open_page_hears_that_its_run_was_interrupted(local_backend):
     key, attendee, _ = await database_sync_to_async(attendee_with_sandbox)(local_backend)
     dead = await database_sync_to_async(running_run)(attendee, age=timedelta(hours=1))
     async with page(key) as me:
@@ -133,7 +82,7 @@ async def test_an_open_page_hears_that_its_run_was_interrupted(local_backend):  
         assert end["status"] == "error" and end["message"] == INTERRUPTED
 
 
-async def test_a_worker_reconciles_when_it_starts(local_backend, sandbox_worker):  # noqa: F811
+async def test_a_worker_reconciles_when_it_starts(local_backend, sandbox_worker):
     key, attendee, _ = await database_sync_to_async(attendee_with_sandbox)(local_backend)
     dead = await database_sync_to_async(running_run)(attendee, age=timedelta(hours=1))
     stray = await database_sync_to_async(orphan)(local_backend)

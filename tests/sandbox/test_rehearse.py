@@ -8,32 +8,20 @@ from __future__ import annotations
 
 import os
 import re
-from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.core.management import CommandError, call_command
 
-from sandbox.backends import backend_get
+from sandbox.backends import backend_get, runner
 from tests.docker_helpers import docker_remove_labelled
+from tests.sandbox.runs_support import rehearse
 
-FIXTURES = Path(__file__).parent / "fixtures_rehearse"
+FIXTURES = Path(__file__).parent / "fixtures" / "rehearse"
 PASSING = FIXTURES / "passing.md"
 FAILING = FIXTURES / "failing.md"
 KUBERNETES = FIXTURES / "kubernetes.md"
 LOCAL = "sandbox.backends.local.LocalBackend"
-SECURITY = os.environ.get("PODIUM_SANDBOX_SECURITY") or "capabilities"
-
-
-def rehearse(*args: str) -> tuple[int, str, str]:
-    """Run `deck rehearse ARGS`; (exit status, standard output, standard error)."""
-    out, err = StringIO(), StringIO()
-    try:
-        call_command("deck", "rehearse", *map(str, args), stdout=out, stderr=err)
-    except CommandError as failed:
-        err.write(str(failed))
-        return failed.returncode, out.getvalue(), err.getvalue()
-    return 0, out.getvalue(), err.getvalue()
+SECURITY = os.environ.get("PODIUM_SANDBOX_SECURITY") or "userns"
 
 
 def lines_of(out: str) -> list[str]:
@@ -131,17 +119,25 @@ def test_keep_leaves_the_sandbox_and_says_how_to_enter_and_remove_it(docker_rehe
         "slide 3 block 1 check (line 36)",
     ]
     (kept,) = rehearsal_containers(docker_rehearsal, settings)
-    assert f"docker exec -it {kept.name} bash" in out and f"docker rm -f {kept.name}" in out
+    shell = " ".join(runner.as_attendee(["bash"], security=SECURITY))
+    assert f"docker exec -it {kept.name} {shell}" in out and f"docker rm -f {kept.name}" in out
     # What the rehearsal made is still there.
-    assert kept.exec_run(["docker", "image", "inspect", "rehearse-demo:1"]).exit_code == 0
+    assert (
+        kept.exec_run(
+            runner.as_attendee(["docker", "image", "inspect", "rehearse-demo:1"], security=SECURITY)
+        ).exit_code
+        == 0
+    )
 
 
 # -- with the test Kubernetes cluster ---------------------------------------------------------------------------
 @pytest.fixture
-def cluster_rehearsal(settings, docker_rehearsal, cluster):  # noqa: F811 - `cluster` is the fixture
+def cluster_rehearsal(settings, docker_rehearsal, cluster):
     """Rehearsals with the test cluster configured; rehearsal namespaces left behind are deleted afterwards."""
     settings.PODIUM_KUBECONFIG = str(cluster.kubeconfig)
     settings.PODIUM_K8S_DOCKER = True
+    if SECURITY == "userns":  # the Docker backend's mode; the Kubernetes backend's sidecar has none
+        settings.PODIUM_SANDBOX_SECURITY = "capabilities"
     yield cluster
     label = f"podium.instance={settings.PODIUM_INSTANCE}-rehearsal"
     cluster.kubectl("delete", "namespace", "-l", label, "--wait=false", check=False)

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from sandbox.backends import run_output
 from sandbox.backends.base import RunRequest
 from sandbox.backends.run_output import OutputCap, frames_follow
 from sandbox.errors import SandboxError
@@ -113,3 +114,54 @@ def test_a_broken_stream_is_an_error_naming_the_run_and_the_run_is_killed() -> N
             on_frame=lambda *f: None,
         )
     assert kills == [1]
+
+
+def flood(stop: threading.Event, pulled: list[int]) -> Iterator[tuple[str, bytes]]:
+    """A run that writes 64 KiB frames as fast as it is read (`yes`), counting what was read, until killed."""
+    chunk = b"y\n" * 32 * 1024
+    while not stop.is_set():
+        pulled[0] += len(chunk)
+        yield "stdout", chunk
+
+
+def test_a_flood_past_the_cap_is_read_at_the_paced_rate_and_still_times_out(monkeypatch) -> None:
+    # Without pacing this loop pulls gigabytes a second; with it, what a flood costs the server is bounded.
+    monkeypatch.setattr(run_output, "PAST_CAP_RATE", 256 * 1024)
+    killed = threading.Event()
+    pulled = [0]
+    output = OutputCap(100_000, lambda stream, data: None)
+    started = time.monotonic()
+
+    ending = frames_follow(
+        flood(killed, pulled),
+        request=request(timeout=1.0),
+        kill=killed.set,
+        should_stop=lambda: False,
+        on_frame=output.write,
+        over_cap=lambda: output.truncated,
+    )
+
+    elapsed = time.monotonic() - started
+    assert ending.timed_out and output.truncated
+    read_ahead = (run_output.QUEUE_FRAMES + 2) * 64 * 1024  # the bounded queue, the frame in hand, the reader's
+    # After the kill the rest is read at full speed until the output closes: a few frames here.
+    assert pulled[0] <= 100_000 + 256 * 1024 * elapsed + read_ahead + 8 * 64 * 1024, pulled[0]
+
+
+def test_a_run_that_ends_while_its_reader_waits_on_a_full_queue_lets_the_reader_go() -> None:
+    stop = threading.Event()
+    pulled = [0]
+
+    def refuse(stream: str, data: bytes) -> None:
+        raise RuntimeError("the page went away")
+
+    with pytest.raises(RuntimeError):
+        frames_follow(
+            flood(stop, pulled),
+            request=request(),
+            kill=stop.set,
+            should_stop=lambda: False,
+            on_frame=refuse,
+        )
+    time.sleep(0.6)  # longer than the reader's wait on a full queue
+    assert not [t for t in threading.enumerate() if t.name == "run-r1"]

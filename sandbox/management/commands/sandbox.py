@@ -3,6 +3,7 @@
 `sandbox prepare [--offline] [--force]` gets the images ready (base images, workspace, registry mirror);
 `sandbox reconcile` makes rows and backend agree after a restart; `sandbox cull` reaps idle sandboxes;
 `sandbox kind-up` makes a local kind cluster for the Kubernetes half of the deck.
+The host setup itself lives in the `provision` package; this command only parses and reports.
 Each subcommand is a parser in `add_arguments` and a `handle_<name>` method (dashes become underscores),
 so later ones (`cull`, `kind-up`) slot in beside it.
 """
@@ -15,13 +16,14 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
+from provision.firewall import firewall_apply, firewall_keep_first
+from provision.images import image_prepare_all
+from provision.kind import KindError, kind_up
+from provision.registry import registry_ensure, registry_fill
+from provision.workspace.build import workspace_image_build
 from sandbox.cull import sandbox_cull
 from sandbox.errors import SandboxError
-from sandbox.firewall import firewall_apply, firewall_keep_first
-from sandbox.images import image_prepare_all
 from sandbox.reconcile import sandbox_reconcile
-from sandbox.registry import registry_ensure, registry_fill
-from sandbox.workspace.build import workspace_image_build
 
 
 class Command(BaseCommand):
@@ -83,7 +85,7 @@ class Command(BaseCommand):
             workspace_image_build(progress=self._progress, force=force)
             mirror = registry_ensure(progress=self._progress)
             registry_fill(progress=self._progress)
-            if settings.PODIUM_SANDBOX_FIREWALL:  # isolation of the sandboxes' networks (sandbox/firewall.py)
+            if settings.PODIUM_SANDBOX_FIREWALL:  # isolation of the sandboxes' networks (provision/firewall.py)
                 firewall_apply(progress=self._progress)
         except SandboxError as error:
             raise CommandError(str(error)) from None
@@ -123,55 +125,10 @@ class Command(BaseCommand):
             time.sleep(every)
 
     def handle_kind_up(self, *, name: str, kubeconfig: str, **options) -> None:
-        import shutil
-        import subprocess
-        from pathlib import Path
-
-        from django.conf import settings
-
-        from sandbox.images import engine_client, image_for
-        from sandbox.kube_access import kind_up_plan
-        from sandbox.registry import registry_address
-
-        kind = shutil.which("kind")
-        if kind is None:
-            raise CommandError(
-                "`kind` is not on PATH, so no cluster can be created here. Install kind "
-                "(https://kind.sigs.k8s.io/docs/user/quick-start/#installation) and run `manage.py sandbox kind-up` "
-                "again, or use any cluster you have: set PODIUM_KUBECONFIG to its kubeconfig and "
-                "PODIUM_SANDBOX_BACKEND=kubernetes."
-            )
-        docker = shutil.which("docker") or "docker"
         try:
-            client = engine_client()
-            base_images = {role: image_for(role) for role in ("python", "mysql")}
-        except SandboxError as error:
+            target = kind_up(name=name, kubeconfig=kubeconfig, progress=self._progress)
+        except KindError as error:
             raise CommandError(str(error)) from None
-        address = registry_address(client=client).rsplit(":", 1)[0]  # the docker bridge's gateway
-        exists = (
-            name in subprocess.run([kind, "get", "clusters"], capture_output=True, text=True, timeout=60).stdout.split()
-        )
-        target = Path(kubeconfig) if kubeconfig else Path(settings.VAR_DIR) / f"kind-{name}.kubeconfig"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        config_path = target.with_suffix(".kind.yaml")
-        plan = kind_up_plan(
-            kind=kind,
-            docker=docker,
-            name=name,
-            kubeconfig=target,
-            config_path=config_path,
-            exists=exists,
-            api_address=address,
-            base_images=base_images,
-            mysql_official=settings.PODIUM_MYSQL_IMAGE,
-            workspace_image=settings.PODIUM_WORKSPACE_IMAGE,
-            material=Path(settings.BASE_DIR) / "sample_app",
-        )
-        config_path.write_text(plan.config_text)
-        for command in plan.commands:
-            self._progress("$ " + " ".join(command))
-            if subprocess.run(command, stdin=subprocess.DEVNULL, timeout=30 * 60).returncode != 0:
-                raise CommandError(f"`{' '.join(command)}` failed; its output is above.")
         self.stdout.write(self.style.SUCCESS(f"kind cluster {name} is ready. Point Podium at it with:"))
         self.stdout.write(f"  export PODIUM_KUBECONFIG={target}")
         self.stdout.write(

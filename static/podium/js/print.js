@@ -1,7 +1,7 @@
-// Print view: shrink overfull slides like the live view does, fit the pages to the window on screen.
+// The print view's entry script: shrink overfull slides like the live view does, fit the pages to the window on screen.
 // Paper is read up close and cannot scroll, so a page may use smaller type than the projector.
 
-import { fitSlides } from "./stage.js";
+import { fitSlides } from "./deck/stage.js";
 
 const sheets = document.querySelector(".sheets");
 const button = document.getElementById("print-button");

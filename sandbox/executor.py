@@ -1,0 +1,41 @@
+"""Where the run pipeline's blocking work and messages go: the backend thread pool and the channel layer.
+
+Backend calls (docker, kubernetes) block, so they run in a pool of their
+own through `in_thread`, never on the event loop; `group_send` delivers one
+message of the runs protocol (`sandbox.protocol`) to a group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _backend_pool() -> ThreadPoolExecutor:
+    # Not asyncio.to_thread's default pool: a run holds its thread for its whole length, and that
+    # pool has only cores+4 threads, so a handful of long runs would stall every other backend call.
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            size = max(32, settings.PODIUM_MAX_SANDBOXES * settings.PODIUM_RUNS_PER_ATTENDEE + 16)
+            _pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="podium-backend")
+        return _pool
+
+
+async def in_thread(fn, /, *args, **kwargs):
+    """Await a blocking call (a backend method) run in the backend thread pool."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_backend_pool(), functools.partial(fn, *args, **kwargs))
+
+
+async def group_send(group: str, event: dict) -> None:
+    """Send `event` to a group through the configured channel layer."""
+    await get_channel_layer().group_send(group, event)

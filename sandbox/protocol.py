@@ -1,0 +1,154 @@
+"""The runs websocket protocol, /ws/decks/<slug>/runs/: every message the server sends is built here.
+
+One socket per open page; it speaks for the attendee of the page's session
+only and joins that attendee's group (`sandbox.groups.attendee_group`), so
+every page of one attendee sees the same runs. Messages are JSON objects
+with a dotted "type"; the events sent to the group are the very messages
+the pages receive (the consumer passes them on as they are).
+
+Client -> server
+  run       {"block": "s7b0", "code"?: edited text}   run a block (the deck's code, or the edited text)
+  cancel    {"run": "<run uuid>"}                      stop one of the attendee's runs
+  reset     {}                                         throw the sandbox away and make a fresh one
+  history   {}                                         ask for the stored runs, slide and checks (a reload)
+  check     {"block": "s7b0" | "s7"}                   "Check my work": a block's check, or a slide's
+  progress  {"slide": 7}                               the slide the attendee is on (stored at most once a second)
+
+Server -> client (to the attendee's group unless marked "this socket")
+  run.accepted      {"run", "block"}                   a run was stored; always ahead of the run's other messages
+  sandbox.progress  {"message"}                        a sentence while the sandbox is set up, reset or restored
+                                                       (the setup status; not the attendee's progress through the deck)
+  run.started       {"run", "block"}                   the code started in the sandbox
+  run.output        {"run", "seq", "stream", "data"}   output text; seq 1, 2, 3… per run, no gaps;
+                                                       stream "stdout" or "stderr"
+  run.finished      {"run", "block", "status", "exit_code", "duration_ms", "truncated", "message", "seq"?}
+                                                       how the run ended; "seq" (the number of run.output
+                                                       messages sent) when the executor knows it
+  sandbox.reset     {"status": "ok" | "error", "message"}
+                                                       (a reset refused by the rate limit: "error", this socket only)
+  check.result      {"block", "done", "message"}       the answer of "check" ("block" is the check id)
+  history           {"runs": [stored run…], "slide": n | null, "checks": {check id: {"done", "message", "at"}}}
+                                                       this socket; a stored run is `run_public`'s dict
+  error             {"code", "message", "block"?, "check"?}
+                                                       this socket; a refused request, code one of ERROR_CODES
+
+Every message is a JSON object in a text frame of at most PODIUM_WS_MESSAGE_MAX
+bytes (`config.websocket`); anything else gets an "error" and the socket stays
+open. Runs, checks and new sandboxes are rate limited (`sandbox.limits`): a
+refusal is an "error" with code "limit" whose message says when to try again.
+
+A run's status is one of `sandbox.models.Run.Status` (queued, running, ok,
+failed, timed_out, cancelled, error). A socket without a session, or for a
+deck that does not exist, gets one error and is closed with
+CLOSE_NO_SESSION or CLOSE_NOT_FOUND.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sandbox.models import Run
+
+CLIENT_TYPES = ("run", "cancel", "reset", "history", "check", "progress")
+# How an error names them: "run", "cancel", … or "progress".
+CLIENT_TYPES_SAID = ", ".join(f'"{kind}"' for kind in CLIENT_TYPES[:-1]) + f' or "{CLIENT_TYPES[-1]}"'
+ERROR_CODES = (
+    "bad-request",
+    "not-found",
+    "not-runnable",
+    "not-running",
+    "limit",
+    "busy",
+    "no-session",
+    "not-admitted",
+)
+CLOSE_NO_SESSION = 4401
+CLOSE_NOT_FOUND = 4404
+
+
+def run_accepted(*, run: Run) -> dict:
+    """`run.accepted`: the run is stored and queued."""
+    return {"type": "run.accepted", "run": str(run.id), "block": run.block_id}
+
+
+def run_started(*, run: Run) -> dict:
+    """`run.started`: the run's code started in the sandbox."""
+    return {"type": "run.started", "run": str(run.id), "block": run.block_id}
+
+
+def run_output(*, run_id: str, seq: int, stream: str, data: str) -> dict:
+    """`run.output`: the `seq`th piece of output text of run `run_id`, from `stream` ("stdout" or "stderr")."""
+    return {"type": "run.output", "run": run_id, "seq": seq, "stream": stream, "data": data}
+
+
+def run_finished(*, run: Run, seq: int | None = None) -> dict:
+    """`run.finished` of a stored run that ended (`seq`: number of output messages sent, when known)."""
+    event = {
+        "type": "run.finished",
+        "run": str(run.id),
+        "block": run.block_id,
+        "status": run.status,
+        "exit_code": run.exit_code,
+        "duration_ms": run.duration_ms,
+        "truncated": run.truncated,
+        "message": run.error_message,
+    }
+    if seq is not None:
+        event["seq"] = seq
+    return event
+
+
+def setup_status(*, message: str) -> dict:
+    """`sandbox.progress`: one sentence of the setup status (creating, resetting, restoring the sandbox)."""
+    return {"type": "sandbox.progress", "message": str(message)}
+
+
+def sandbox_reset(*, status: str, message: str) -> dict:
+    """`sandbox.reset`: how a reset ended, "ok" or "error", and the sentence to show."""
+    return {"type": "sandbox.reset", "status": status, "message": message}
+
+
+def check_result(*, check_id: str, done: bool, message: str) -> dict:
+    """`check.result`: the answer of the check `check_id`, done or not yet, with its sentence."""
+    return {"type": "check.result", "block": check_id, "done": done, "message": message}
+
+
+def history(*, runs: list[Run], slide: int | None, checks: dict) -> dict:
+    """`history`: the last run of each block (`run_public`), the stored slide, and the latest answer of each check."""
+    return {"type": "history", "runs": [run_public(run) for run in runs], "slide": slide, "checks": checks}
+
+
+def run_public(run: Run) -> dict:
+    """What a page needs to show a stored run again after a reload (the edited code only when edited)."""
+    return {
+        "run": str(run.id),
+        "block": run.block_id,
+        "slide": run.slide,
+        "index": run.block_index,
+        "kind": run.kind,
+        "status": run.status,
+        "exit_code": run.exit_code,
+        "duration_ms": run.duration_ms,
+        "truncated": run.truncated,
+        "output": run.output,
+        "message": run.error_message,
+        "edited": run.edited,
+        "code": run.code if run.edited else None,
+        "created_at": run.created_at.isoformat(),
+    }
+
+
+def error(*, code: str, message: str, block: str | None = None, check: str | None = None) -> dict:
+    """`error`: a refused request, `code` for the page and `message` for the learner.
+
+    `block` names the block a refused run was for; `check` the step a refused
+    "check" was for, so the page shows it at that step's "Check my work".
+    Both are cut to 40 characters (they echo what the client sent).
+    """
+    event = {"type": "error", "code": code, "message": message}
+    if block is not None:
+        event["block"] = block[:40]
+    if check is not None:
+        event["check"] = check[:40]
+    return event

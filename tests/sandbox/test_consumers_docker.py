@@ -1,0 +1,84 @@
+"""The runs websocket end to end through the real DockerBackend: streams, exit codes, caps, cancel, isolation.
+
+The same pipeline on the LocalBackend test double, in more detail, is in test_consumers.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.sandbox.runs_support import PYTHON, assert_well_formed, new_session, page, sandbox_states, stored
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("local_backend")]
+
+
+@pytest.mark.docker
+async def test_docker_echo_both_streams_and_exit_codes(docker_backend):
+    async with page(await new_session()) as me:
+        end, messages = await me.run("echo hello; echo world")
+        assert_well_formed(messages)
+        assert me.text(end["run"], "stdout") == "hello\nworld\n"
+        assert (end["status"], end["exit_code"]) == ("ok", 0)
+        assert [m["message"] for m in me.log if m["type"] == "sandbox.progress"][-1] == "Your sandbox is ready."
+
+        end, messages = await me.run("for i in 1 2 3; do echo out$i; echo err$i >&2; done")
+        assert_well_formed(messages)
+        assert me.text(end["run"], "stdout") == "out1\nout2\nout3\n"
+        assert me.text(end["run"], "stderr") == "err1\nerr2\nerr3\n"
+
+        end, _ = await me.run("echo partial; exit 3")
+        assert (end["status"], end["exit_code"]) == ("failed", 3) and me.text(end["run"]) == "partial\n"
+
+        end, _ = await me.run(block=PYTHON)
+        assert me.text(end["run"]) == "hello from python\n"
+
+
+@pytest.mark.docker
+async def test_docker_large_output_is_capped(docker_backend, settings):
+    cap = settings.PODIUM_RUN_OUTPUT_CAP
+    expected = "".join(f"{n}\n" for n in range(1, 2_000_001))
+    async with page(await new_session()) as me:
+        end, messages = await me.run("seq 1 2000000")
+        assert_well_formed(messages)
+        assert me.text(end["run"], "stdout") == expected[:cap]
+        assert end["truncated"] is True and (end["status"], end["exit_code"]) == ("ok", 0)
+        assert "PODIUM_RUN_OUTPUT_CAP" in end["message"]
+    assert (await stored(end["run"])).output == expected[:cap]
+
+
+@pytest.mark.docker
+async def test_docker_cancel_and_timeout_kill_the_process(docker_backend, settings):
+    # Exactly the run's own sleeper (the sandbox may run sleeps of its own).
+    count_sleepers = "ps -eo args | grep -cx 'sleep 301' || true"
+    async with page(await new_session()) as me:
+        run_id = await me.start("echo started; sleep 301")
+        await me.wait_for(lambda m: m["type"] == "run.output" and m["run"] == run_id)
+        assert me.text((await me.run(count_sleepers))[0]["run"]) == "1\n"
+        await me.send(type="cancel", run=run_id)
+        assert (await me.finished(run_id))["status"] == "cancelled"
+        assert me.text((await me.run(count_sleepers))[0]["run"]) == "0\n"
+
+        settings.PODIUM_RUN_TIMEOUT = 2
+        end, _ = await me.run("echo tick; sleep 301")
+        assert end["status"] == "timed_out" and me.text(end["run"]) == "tick\n"
+        settings.PODIUM_RUN_TIMEOUT = 120
+        assert me.text((await me.run(count_sleepers))[0]["run"]) == "0\n"
+
+
+@pytest.mark.docker
+async def test_docker_attendees_are_isolated(docker_backend):
+    async with page(await new_session()) as alice, page(await new_session()) as bob:
+        for me, name in ((alice, "alice"), (bob, "bob")):
+            # The same names in both sandboxes: each has its own engine and its own files.
+            end, _ = await me.run(f"docker volume create web && echo {name} > /tmp/whoami")
+            assert end["status"] == "ok", me.text(end["run"])
+        for me, name in ((alice, "alice"), (bob, "bob")):
+            end, _ = await me.run("docker volume ls -q; cat /tmp/whoami")
+            assert me.text(end["run"], "stdout") == f"web\n{name}\n"
+        # A run id of Alice's means nothing to Bob.
+        run_id = await alice.start("sleep 300")
+        assert (await bob.error(type="cancel", run=run_id))["code"] == "not-found"
+        await alice.send(type="cancel", run=run_id)
+        assert (await alice.finished(run_id))["status"] == "cancelled"
+    states = await sandbox_states()
+    assert len(states) == 2 and states[0]["container"] != states[1]["container"]

@@ -1,0 +1,106 @@
+"""`manage.py deck check FILE_OR_DIR...`, `manage.py deck export FILE --format json|html [-o OUT]` and
+`manage.py deck rehearse FILE [--backend docker|kubernetes] [--from SLIDE] [--keep] [--timeout SECONDS]`.
+
+`check` and `export` are the deck app's (`deck.management.deck_command`).
+`rehearse` runs every runnable block (and check) of the deck in a fresh
+sandbox and reports each like a test runner (see `sandbox.rehearse`); it
+exits 1 when a step fails, 2 when its sandbox cannot be made. The command
+lives here, in the app that composes deck and sandbox, because Django takes a
+command name from one app only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import CommandError
+
+from deck.management.deck_command import EXIT_INTERRUPTED, EXIT_PROBLEMS, EXIT_UNUSABLE, DeckCommand
+
+
+class Command(DeckCommand):
+    actions = ("check", "export", "rehearse")
+
+    def add_actions(self, actions) -> None:
+        rehearse = actions.add_parser(
+            "rehearse",
+            help="run every runnable block and check of a deck in a fresh sandbox, like a test run",
+            description="Create a fresh sandbox, run the deck's runnable blocks in order (each followed by its "
+            "check, if it has one) and report each as ok, FAILED (with the deck line and the output's end) or "
+            "SKIPPED (with the reason: e.g. no Kubernetes cluster configured). Exit status 1 when anything failed.",
+        )
+        rehearse.add_argument("path", metavar="FILE", help="the deck file")
+        rehearse.add_argument(
+            "--backend",
+            choices=["docker", "kubernetes"],
+            help="the sandbox backend (default: PODIUM_SANDBOX_BACKEND)",
+        )
+        rehearse.add_argument(
+            "--from", dest="first_slide", type=int, default=1, metavar="SLIDE", help="start at this slide number"
+        )
+        rehearse.add_argument("--keep", action="store_true", help="keep the sandbox afterwards (says how to enter it)")
+        rehearse.add_argument(
+            "--timeout",
+            type=float,
+            default=None,
+            metavar="SECONDS",
+            help="time limit of each block and check (default: PODIUM_RUN_TIMEOUT)",
+        )
+        rehearse.add_argument("-x", "--failfast", action="store_true", help="stop at the first failure")
+        rehearse.add_argument(
+            "--show-output", action="store_true", help="print every step's output, not only a failure's"
+        )
+
+    def handle(self, *args: str, **options: object) -> None:
+        if options["action"] == "rehearse":
+            self._rehearse(Path(options["path"]), options)
+        else:
+            super().handle(*args, **options)
+
+    def _rehearse(self, path: Path, options: dict) -> None:
+        # Imported here: `deck check` and `deck export` must work without the sandbox layer.
+        from sandbox.backends import backend_class
+        from sandbox.rehearse import deck_rehearse, rehearsal_failures, rehearsal_summary
+
+        if not path.is_file():
+            raise CommandError(f"{path}: no such deck file", returncode=EXIT_UNUSABLE)
+        deck = self._parse(path)
+        first = options["first_slide"]
+        if not 1 <= first <= max(len(deck.slides), 1):
+            raise CommandError(f"--from {first}: {path} has slides 1 to {len(deck.slides)}", returncode=EXIT_UNUSABLE)
+        timeout = options["timeout"]
+        if timeout is not None and timeout <= 0:
+            raise CommandError(f"--timeout {timeout:g}: give a number of seconds above 0", returncode=EXIT_UNUSABLE)
+        name = options["backend"] or settings.PODIUM_SANDBOX_BACKEND
+        try:
+            backend = backend_class(name)()
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc), returncode=EXIT_UNUSABLE) from None
+
+        def write(text: str) -> None:
+            self.stdout.write(text, ending="")
+            self.stdout.flush()
+
+        try:
+            report = deck_rehearse(
+                deck=deck,
+                backend=backend,
+                write=write,
+                shown=str(path),
+                first_slide=first,
+                keep=options["keep"],
+                timeout=timeout,
+                failfast=options["failfast"],
+                verbose=options["show_output"] or options["verbosity"] >= 2,
+            )
+        except KeyboardInterrupt:
+            raise CommandError("rehearsal interrupted", returncode=EXIT_INTERRUPTED) from None
+        if report.unusable:
+            raise CommandError(report.unusable, returncode=EXIT_UNUSABLE)
+        for line in rehearsal_failures(report, shown=str(path)):
+            self.stdout.write(line)
+        self.stdout.write(rehearsal_summary(report))
+        if report.failed:
+            raise CommandError(f"the rehearsal of {path} failed", returncode=EXIT_PROBLEMS)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import database_from_url, env_bool, env_float, env_int, env_list, env_str
+from config.env import database_from_url, env_bool, env_float, env_int, env_list, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("PODIUM_VAR_DIR", str(BASE_DIR / "var")))
@@ -60,10 +60,13 @@ INSTALLED_APPS = [
     "channels",
     "deck",
     "sandbox",
+    "rooms",
+    "workshop",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -105,13 +108,29 @@ if REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1500}}}
+# The rate limits' counts (config/ratelimit.py): in Redis when set, so every process shares them.
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = 60 * 60 * 24 * 30
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=PRODUCTION)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-X_FRAME_OPTIONS = "SAMEORIGIN"
+# Security headers (config/csp.py adds the Content-Security-Policy). Production assumes HTTPS: it redirects
+# plain HTTP and sends HSTS; set SECURE_SSL_REDIRECT=0 / SECURE_HSTS_SECONDS=0 to serve plain HTTP anyway.
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=PRODUCTION)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 30 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+# Behind a proxy that ends TLS: trust its X-Forwarded-Proto (only if it always sets it), or the redirect loops.
+if env_bool("PODIUM_BEHIND_TLS_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 LANGUAGE_CODE = "en"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
@@ -146,8 +165,21 @@ PODIUM_BASE_URL = env_str("PODIUM_BASE_URL", "http://127.0.0.1:8000")
 # Secret for presenter links; unset = one random token per talk, stored in the database.
 PODIUM_PRESENTER_TOKEN = env_str("PODIUM_PRESENTER_TOKEN")
 PODIUM_SERVE_STATIC = env_bool("PODIUM_SERVE_STATIC", default=True)
+# Websocket messages larger than this many bytes are answered with an error, never parsed.
+PODIUM_WS_MESSAGE_MAX = env_int("PODIUM_WS_MESSAGE_MAX", 256 * 1024)
+# Rate limits, "N/SECONDS" (at most N per window of SECONDS) or "off"; refusals say when to try again.
+# New sandboxes (first run, reset) per attendee and per client address (a room behind one NAT shares one);
+# runs and checks per attendee; wrong presenter links per client address.
+PODIUM_RATE_SANDBOXES_PER_ATTENDEE = env_rate("PODIUM_RATE_SANDBOXES_PER_ATTENDEE", "5/600")
+PODIUM_RATE_SANDBOXES_PER_ADDRESS = env_rate("PODIUM_RATE_SANDBOXES_PER_ADDRESS", "200/600")
+PODIUM_RATE_RUNS = env_rate("PODIUM_RATE_RUNS", "60/60")
+PODIUM_RATE_CHECKS = env_rate("PODIUM_RATE_CHECKS", "30/60")
+PODIUM_RATE_PRESENTER_TOKEN = env_rate("PODIUM_RATE_PRESENTER_TOKEN", "10/600")
+# Join attempts with a code that names no open room, per client address (so codes cannot be guessed by trying).
+PODIUM_RATE_JOIN_CODES = env_rate("PODIUM_RATE_JOIN_CODES", "30/600")
 
 # --- Sandboxes (see sandbox/backends/base.py) -----------------------------------
+# The backend gets these through its configuration object, built once (sandbox/backends/config.py).
 # "docker", "kubernetes", or a dotted path to a Backend subclass.
 PODIUM_SANDBOX_BACKEND = env_str("PODIUM_SANDBOX_BACKEND", "docker")
 # Name of this install; sandboxes are labelled with it, and reconciling only touches its own.
@@ -159,10 +191,11 @@ if PODIUM_ENV == "test" and not os.environ.get("PODIUM_INSTANCE"):
 PODIUM_INSTANCE = env_str("PODIUM_INSTANCE", "default")
 # Image of the attendee's workspace (docker CLI + its own engine, kubectl, mysql client, the material).
 PODIUM_WORKSPACE_IMAGE = env_str("PODIUM_WORKSPACE_IMAGE", "podium/workspace:1")
-# How workspace containers get the rights their inner Docker engine needs:
-# "privileged" (plain --privileged), "capabilities" (the explicit set for hosts where
-# --privileged fails, see DESIGN.md), or "sysbox" (the sysbox-runc runtime, for untrusted rooms).
-PODIUM_SANDBOX_SECURITY = env_str("PODIUM_SANDBOX_SECURITY", "privileged")
+# How workspace containers get the rights their inner Docker engine needs (README "Security"):
+# "userns" (default; the attendee's root is an unprivileged host uid of the sandbox's own), "sysbox"
+# (the sysbox-runc runtime), or - HOST-ROOT-EQUIVALENT, for rooms the operator trusts only -
+# "privileged" (plain --privileged) and "capabilities" (the set for hosts where --privileged fails).
+PODIUM_SANDBOX_SECURITY = env_str("PODIUM_SANDBOX_SECURITY", "userns")
 # Registry mirror the inner engines pull from ("" = the local mirror `sandbox prepare` runs on the docker bridge).
 PODIUM_REGISTRY_MIRROR = env_str("PODIUM_REGISTRY_MIRROR")
 PODIUM_REGISTRY_PORT = env_int("PODIUM_REGISTRY_PORT", 5000)
@@ -171,15 +204,25 @@ PODIUM_SANDBOX_MEMORY = env_str("PODIUM_SANDBOX_MEMORY", "2g")
 PODIUM_SANDBOX_CPUS = env_float("PODIUM_SANDBOX_CPUS", 1.0)
 PODIUM_SANDBOX_PIDS = env_int("PODIUM_SANDBOX_PIDS", 1024)
 PODIUM_SANDBOX_DISK = env_str("PODIUM_SANDBOX_DISK", "10g")
+# Seconds between a workspace's checks of its disk use against PODIUM_SANDBOX_DISK (a soft limit).
+PODIUM_SANDBOX_DISK_CHECK_SECONDS = env_int("PODIUM_SANDBOX_DISK_CHECK_SECONDS", 30)
+# The address range the Docker sandboxes' private networks are carved out of (/28 each; the firewall covers it).
+PODIUM_SANDBOX_SUBNET_POOL = env_str("PODIUM_SANDBOX_SUBNET_POOL", "10.210.0.0/16")
 PODIUM_RUN_TIMEOUT = env_float("PODIUM_RUN_TIMEOUT", 120.0)
 PODIUM_RUN_OUTPUT_CAP = env_int("PODIUM_RUN_OUTPUT_CAP", 1024 * 1024)
 PODIUM_RUN_CODE_MAX = env_int("PODIUM_RUN_CODE_MAX", 64 * 1024)
 PODIUM_RUNS_PER_ATTENDEE = env_int("PODIUM_RUNS_PER_ATTENDEE", 2)
 PODIUM_MAX_SANDBOXES = env_int("PODIUM_MAX_SANDBOXES", 50)
+# Whether anyone may open a deck and run code without joining a room (the single-user laptop's way);
+# off: only admitted members of a room (and the presenter) get a sandbox.
+PODIUM_SELF_PACED = env_bool("PODIUM_SELF_PACED", default=True)
 PODIUM_SANDBOX_IDLE_TTL = env_int("PODIUM_SANDBOX_IDLE_TTL", 2 * 60 * 60)
 # The sandbox worker runs inside the web process unless a Redis channel layer lets
 # separate `manage.py runworker sandbox-runs` processes take the runs.
 PODIUM_EMBEDDED_WORKER = env_bool("PODIUM_EMBEDDED_WORKER", default=not REDIS_URL)
+# The local test double's sandboxes (PODIUM_SANDBOX_BACKEND=sandbox.backends.local.LocalBackend, PODIUM_ENV=test
+# only): a folder for them ("" = under the system temporary folder).
+PODIUM_LOCAL_SANDBOX_ROOT = env_str("PODIUM_LOCAL_SANDBOX_ROOT")
 
 # Container images the deck's material builds on (sandbox prepare). Official names; where no registry answers,
 # `manage.py sandbox prepare --offline` builds local stand-ins named PODIUM_STANDIN_PREFIX + the official name.
@@ -189,7 +232,7 @@ PODIUM_STANDIN_PREFIX = env_str("PODIUM_STANDIN_PREFIX", "podium-standin/")
 # Outside the repo: the debootstrapped Debian root filesystem is cached here so a second prepare is fast.
 PODIUM_IMAGE_CACHE_DIR = Path(env_str("PODIUM_IMAGE_CACHE_DIR", "/var/cache/podium"))
 
-# --- Kubernetes (sandbox/kube_access.py, sandbox/backends/kubernetes.py) ----------
+# --- Kubernetes (sandbox/backends/kube_access.py, sandbox/backends/kubernetes.py) --
 # The cluster attendees get a namespace on: a kubeconfig path, or "in-cluster" when Podium runs in a pod.
 # "" = no cluster: the Kubernetes backend cannot start and Docker workspaces get no kubeconfig. Tests
 # never pick up a stray KUBECONFIG: they set PODIUM_KUBECONFIG themselves.
@@ -199,8 +242,8 @@ PODIUM_K8S_CONTEXT = env_str("PODIUM_K8S_CONTEXT")  # "" = the kubeconfig's curr
 # when the kubeconfig says 127.0.0.1, which a Docker workspace cannot reach.
 PODIUM_K8S_SERVER = env_str("PODIUM_K8S_SERVER")
 PODIUM_K8S_NAMESPACE_PREFIX = env_str("PODIUM_K8S_NAMESPACE_PREFIX", "podium-")
-# Each attendee namespace's ResourceQuota (the workspace pod counts too: with its Docker sidecar it takes
-# 2 x PODIUM_SANDBOX_CPUS and 1Gi + PODIUM_SANDBOX_MEMORY of limits) and pod count.
+# Each attendee namespace's ResourceQuota and pod count: what the attendee creates (the workspace pod lives in
+# PODIUM_K8S_WORKSPACES_NAMESPACE and does not count).
 PODIUM_K8S_QUOTA_CPU = env_str("PODIUM_K8S_QUOTA_CPU", "6")
 PODIUM_K8S_QUOTA_MEMORY = env_str("PODIUM_K8S_QUOTA_MEMORY", "8Gi")
 PODIUM_K8S_QUOTA_PODS = env_int("PODIUM_K8S_QUOTA_PODS", 20)
@@ -210,8 +253,24 @@ PODIUM_K8S_API_TIMEOUT = env_float("PODIUM_K8S_API_TIMEOUT", 30.0)
 # Give the Kubernetes workspace pod a Docker engine sidecar (needs PODIUM_SANDBOX_SECURITY's rights on the cluster).
 PODIUM_K8S_DOCKER = env_bool("PODIUM_K8S_DOCKER", default=True)
 PODIUM_K8S_IMAGE_PULL_POLICY = env_str("PODIUM_K8S_IMAGE_PULL_POLICY", "IfNotPresent")
+# The workspace pod's RuntimeClass, for clusters that offer a sandboxing runtime (gVisor, Kata, sysbox);
+# "" = the cluster's default runtime (sysbox mode then asks for "sysbox-runc").
+PODIUM_K8S_RUNTIME_CLASS = env_str("PODIUM_K8S_RUNTIME_CLASS")
+# Where every workspace pod (and its Docker sidecar) lives, apart from attendees' namespaces; attendees have no
+# rights in it.
+PODIUM_K8S_WORKSPACES_NAMESPACE = env_str("PODIUM_K8S_WORKSPACES_NAMESPACE", "podium-workspaces")
+# What attendees' pods may do in their namespace (README "Kubernetes"): "baseline" (no privileged container, no
+# host namespace, port or path, no capability beyond the runtime's defaults) or "restricted" (also non-root,
+# every capability dropped; the deck's mysql image does not run under it). Pod Security Admission labels pin
+# PODIUM_K8S_POD_SECURITY_VERSION of the standards.
+PODIUM_K8S_POD_SECURITY = env_str("PODIUM_K8S_POD_SECURITY", "baseline")
+PODIUM_K8S_POD_SECURITY_VERSION = env_str("PODIUM_K8S_POD_SECURITY_VERSION", "v1.25")
+# What enforces it: "auto" (Pod Security Admission from 1.23, PodSecurityPolicy before; checked with a dry-run
+# probe, and a cluster where neither refuses a privileged hostPath pod is refused), "psa", "psp", or "none":
+# the operator's explicit opt-out, under which attendees' kubectl can take the node (trusted rooms only).
+PODIUM_K8S_POLICY_ENGINE = env_str("PODIUM_K8S_POLICY_ENGINE", "auto")
 
-# --- Sandbox network isolation (sandbox/firewall.py) ----------------------------
+# --- Sandbox network isolation (provision/firewall.py) ----------------------------
 # `manage.py sandbox prepare` installs iptables rules so a Docker workspace reaches nothing on this host but the
 # registry mirror, the cluster DNS and (PODIUM_KUBECONFIG's server, when on this host) the Kubernetes API, and no
 # other sandbox. Needs root. Set it to 0 where the operator manages the host's firewall. Off under pytest, whose

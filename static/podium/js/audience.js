@@ -1,10 +1,14 @@
-// The audience view: keys, touch, overview, contents, help, blackout, and following the presenter.
+// The audience view's entry script: keys, touch, overview, contents, help, blackout, following the presenter,
+// and the Run buttons (runs/), which hear every slide the attendee moves to and tell their stored slide.
 
-import { deckConfig, followTalk, startSlideShow } from "./deck_page.js";
-import { toggleDialog, wireDialog } from "./dialogs.js";
-import { bindDeckKeys } from "./keys.js";
-import { Overview } from "./overview.js";
-import { slideInHash } from "./slideshow.js";
+import { toggleDialog, wireDialog } from "./deck/dialogs.js";
+import { followTalk } from "./deck/follow.js";
+import { bindDeckKeys } from "./deck/keys.js";
+import { Overview } from "./deck/overview.js";
+import { deckConfig, pageReady, startSlideShow } from "./deck/page.js";
+import { slideInHash } from "./deck/slideshow.js";
+import { startRoom } from "./rooms/member.js";
+import { startRuns } from "./runs/index.js";
 
 const config = deckConfig();
 const viewport = document.getElementById("viewport");
@@ -17,6 +21,9 @@ const pillText = pill.querySelector(".pill-text");
 const toc = document.getElementById("toc");
 const help = document.getElementById("help");
 const tocLinks = Array.from(toc.querySelectorAll("a[data-goto]"));
+
+// The Run buttons, started last (below); until then a slide shown is not reported as the attendee's progress.
+let runs = null;
 
 // Where the presenter is; whether this screen snaps to it.
 const follow = {
@@ -55,7 +62,7 @@ function slideChanged(number, previous, source) {
     else link.removeAttribute("aria-current");
   }
   announce(`Slide ${number} of ${count}: ${show.title(number)}`);
-  document.dispatchEvent(new CustomEvent("podium:slide", { detail: { slide: number } }));
+  if (runs) runs.slideShown(number);
   if (source === "user" && follow.live) {
     // Wandering off pauses following; coming back to the presenter's slide resumes it.
     const wasFollowing = follow.following;
@@ -171,13 +178,13 @@ viewport.addEventListener(
 
 // First slide: a live talk puts late joiners on the presenter's slide; otherwise the URL decides.
 const start = follow.live ? follow.slide : (slideInHash() ?? 1);
-// A self-paced learner coming back lands on their stored slide (progress.js), unless the URL or a live talk says otherwise.
+// A self-paced learner coming back lands on their stored slide (runs/progress.js), unless the URL or a live talk says otherwise.
 let storedSlideUsed = follow.live || slideInHash() !== null;
-document.addEventListener("podium:stored-slide", (event) => {
+function storedSlide(number) {
   if (storedSlideUsed || follow.live) return;
   storedSlideUsed = true;
-  if (show.current === start) show.go(event.detail.slide, { source: "start", history: "replace" });
-});
+  if (show.current === start) show.go(number, { source: "start", history: "replace" });
+}
 show.go(start, { source: "start", history: "replace" });
 show.hideOthers();
 if (config.talk.blackout) setBlackout(true, "presenter");
@@ -198,3 +205,7 @@ followTalk(config.followUrl, {
   },
   onBlackout: (on) => setBlackout(on, "presenter"),
 });
+
+runs = startRuns(config.runs, { onStoredSlide: storedSlide });
+startRoom(config.room);
+pageReady();

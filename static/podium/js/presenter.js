@@ -1,11 +1,14 @@
-// The presenter view: current and next slide, notes, timer, clock; every move drives the followers.
+// The presenter view's entry script: current and next slide, notes, timer, clock; every move drives the
+// followers. The presenter's Run buttons (runs/) run code in the presenter's own sandbox.
 
-import { deckConfig, followTalk, startSlideShow } from "./deck_page.js";
-import { toggleDialog, wireDialog } from "./dialogs.js";
-import { bindDeckKeys } from "./keys.js";
-import { slideInHash } from "./slideshow.js";
-import { fitStage, slideCopy } from "./stage.js";
-import { Timer, formatElapsed } from "./timer.js";
+import { toggleDialog, wireDialog } from "./deck/dialogs.js";
+import { followTalk } from "./deck/follow.js";
+import { bindDeckKeys } from "./deck/keys.js";
+import { deckConfig, pageReady, startSlideShow } from "./deck/page.js";
+import { slideInHash } from "./deck/slideshow.js";
+import { fitStage, slideCopy } from "./deck/stage.js";
+import { Timer, formatTimer } from "./deck/timer.js";
+import { startRuns } from "./runs/index.js";
 
 const config = deckConfig();
 const nextStage = document.getElementById("next-stage");
@@ -80,7 +83,7 @@ const elapsedLabel = document.getElementById("elapsed");
 const clockLabel = document.getElementById("clock");
 const clockFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
 function tick() {
-  elapsedLabel.textContent = formatElapsed(timer.elapsed());
+  elapsedLabel.textContent = formatTimer(timer.elapsed());
   elapsedLabel.classList.toggle("running", timer.running);
   clockLabel.textContent = clockFormat.format(new Date());
 }
@@ -134,8 +137,14 @@ bindDeckKeys({
     g: () => gotoInput.focus(),
     "?": () => toggleDialog(help),
     h: () => toggleDialog(help),
+    j: openJoinScreen,
   },
 });
+
+// J: the room's join screen, in a window of its own to drag onto the projector (when a room is open).
+function openJoinScreen() {
+  if (config.room?.screen) window.open(config.room.screen, "podium-join-screen");
+}
 
 function joined(message) {
   // The first message of every connection: where the talk is, and whether this browser may drive it.
@@ -190,3 +199,6 @@ socket = followTalk(config.followUrl, {
     statusLabel.textContent = message.message;
   },
 });
+
+startRuns(config.runs);
+pageReady();

@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+
+
+class RoomsConfig(AppConfig):
+    """Rooms: live sessions of a deck people join with a code; their members are who gets a sandbox."""
+
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "rooms"
+
+    def ready(self) -> None:
+        from rooms.admission import sandbox_admission, sandbox_from_pool
+        from sandbox.admission import admission_policy_add, sandbox_supplier_add
+
+        admission_policy_add(sandbox_admission)
+        sandbox_supplier_add(sandbox_from_pool)

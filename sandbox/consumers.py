@@ -51,23 +51,30 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.deck_slug = self.scope["url_route"]["kwargs"]["slug"]
         self.address = client_address(self.scope)
-        await self.accept()  # first, so a refusal can say why in words
         try:
             self.attendee = await database_sync_to_async(attendee_for)(
                 session=self.scope.get("session"), deck_slug=self.deck_slug, user=self.scope.get("user")
             )
         except NoSession:
-            await self._error("no-session", "This page has no Podium session: reload it (cookies must be allowed).")
-            await self.close(code=CLOSE_NO_SESSION)
+            await self._refuse(
+                CLOSE_NO_SESSION, "no-session", "This page has no Podium session: reload it (cookies must be allowed)."
+            )
             return
         except (DeckNotFound, DeckFileError):
-            await self._error("not-found", f"There is no deck called {self.deck_slug!r}.")
-            await self.close(code=CLOSE_NOT_FOUND)
+            await self._refuse(CLOSE_NOT_FOUND, "not-found", f"There is no deck called {self.deck_slug!r}.")
             return
         group = attendee_group(self.attendee.id)
         await self.channel_layer.group_add(group, self.channel_name)
         self.groups.append(group)  # websocket_disconnect leaves it for us
+        # Accepted only once in the group: whatever is sent to the attendee after the page's socket
+        # opened (a run ending elsewhere, a reset) reaches it.
+        await self.accept()
         await runs_interrupted_mark_once()
+
+    async def _refuse(self, code: int, error: str, message: str) -> None:
+        await self.accept()  # a refusal says why in words, then closes
+        await self._error(error, message)
+        await self.close(code=code)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs) -> None:
         # The base class would raise (and drop the socket) on a bad frame; answer it instead.

@@ -11,6 +11,11 @@ Past the output cap the stream is still read (the process keeps running, its exi
 at most PAST_CAP_RATE bytes a second, and the queue between the threads is bounded: a flood of output
 then waits on its own full pipe inside the sandbox instead of costing the host's engine and this
 process a core while other attendees run.
+
+Two things must never stop the stream being read, because an exec whose output nobody reads keeps its
+exit from being handled, and Docker then holds every later exec in that container (the kill included):
+so the kills run in a thread of their own while the frames keep being taken, and once the run's thread
+is done the reader goes on reading (and dropping, still at PAST_CAP_RATE) until the stream ends.
 """
 
 from __future__ import annotations
@@ -96,6 +101,7 @@ def frames_follow(
     killed_at: float | None = None
     last_kill = next_check = 0.0
     pace = _Pace(PAST_CAP_RATE)
+    killer = _Killer(kill, request.run_id)
     try:
         while True:
             now = time.monotonic()
@@ -106,13 +112,13 @@ def frames_follow(
                     next_check = now + STOP_POLL
                     cancelled = bool(should_stop())
                 if timed_out or cancelled:
-                    kill()
+                    killer.kill()
                     killed_at = last_kill = now
             elif now - killed_at > KILL_GRACE:
                 log.warning("run %s: output still open %.0f s after the kill", request.run_id, KILL_GRACE)
                 break
             elif now - last_kill >= KILL_AGAIN:
-                kill()
+                killer.kill()
                 last_kill = now
             wait = STOP_POLL if killed_at is not None else max(0.01, min(STOP_POLL, deadline - now))
             if killed_at is None and pace.due > now:  # over the cap: not yet time for the next frame
@@ -131,12 +137,32 @@ def frames_follow(
                 pace.took(len(item[1]), time.monotonic())
     except BaseException:
         if killed_at is None:
-            with contextlib.suppress(Exception):
-                kill()
+            killer.kill()
         raise
     finally:
-        done.set()  # a reader waiting on a full queue gives up
+        done.set()  # the reader stops queueing; it drains the rest of the stream itself
     return RunEnding(timed_out=timed_out, cancelled=cancelled and not timed_out)
+
+
+class _Killer:
+    """The run's `kill`, called in a thread of its own (one at a time), so the frames keep being taken meanwhile."""
+
+    def __init__(self, kill: Callable[[], object], run_id: str) -> None:
+        self._kill = kill
+        self._run_id = run_id
+        self._busy = threading.Lock()
+
+    def kill(self) -> None:
+        if self._busy.acquire(blocking=False):  # else a kill is still on its way: this one would add nothing
+            threading.Thread(target=self._call, daemon=True, name=f"kill-{self._run_id}").start()
+
+    def _call(self) -> None:
+        try:
+            self._kill()
+        except Exception:  # noqa: BLE001 - logged; the run's thread goes on, and kills again a second later
+            log.warning("run %s: the kill failed", self._run_id, exc_info=True)
+        finally:
+            self._busy.release()
 
 
 class _Pace:
@@ -159,16 +185,24 @@ def _drain(frames: Iterable[Frame], chunks: queue.Queue, done: threading.Event) 
     """Reader thread: move the frames into the queue, then _END (after the error, if reading failed).
 
     The queue is bounded: while the run's thread does not take frames, this thread stops reading, and the
-    run's output waits in its pipe. Once the run's thread is `done`, it stops waiting and returns.
+    run's output waits in its pipe. Once the run's thread is `done`, it drops the rest of the stream.
     """
     try:
         for frame in frames:
             if not _put(chunks, frame, done):
+                _drop_rest(frames)
                 return
     except Exception as error:  # handed to the run's thread, which raises it (unless it closed the stream itself)
         _put(chunks, error, done)
     finally:
         _put(chunks, _END, done)
+
+
+def _drop_rest(frames: Iterable[Frame]) -> None:
+    """Read what is left of a stream nobody takes any more, at PAST_CAP_RATE, until it ends (or fails)."""
+    with contextlib.suppress(Exception):
+        for _, data in frames:
+            time.sleep(len(data) / PAST_CAP_RATE)
 
 
 def _put(chunks: queue.Queue, item: object, done: threading.Event) -> bool:

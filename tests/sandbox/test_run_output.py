@@ -165,3 +165,54 @@ def test_a_run_that_ends_while_its_reader_waits_on_a_full_queue_lets_the_reader_
         )
     time.sleep(0.6)  # longer than the reader's wait on a full queue
     assert not [t for t in threading.enumerate() if t.name == "run-r1"]
+
+
+class _Engine:
+    """A flood as Docker serves it: the kill's own exec does not return until the flood's stream has been read
+    on (an exec whose output nobody reads holds the container's later execs), and after the kill the stream
+    still carries what was buffered, then ends."""
+
+    BUFFERED = 200  # frames still in the pipes when the kill lands
+
+    def __init__(self) -> None:
+        self.read_after_kill = 0
+        self.killing = threading.Event()
+        self.killed = threading.Event()
+
+    def frames(self) -> Iterator[tuple[str, bytes]]:
+        while not self.killed.is_set():
+            if self.killing.is_set():
+                self.read_after_kill += 1
+            yield "stdout", b"y\n" * 2048
+        for _ in range(self.BUFFERED):
+            yield "stdout", b"y\n" * 2048
+
+    def kill(self) -> None:
+        self.killing.set()
+        deadline = time.monotonic() + 10
+        while self.read_after_kill < run_output.QUEUE_FRAMES + 10 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.killed.set()
+
+
+def test_a_flood_past_its_timeout_is_killed_while_its_output_is_still_read() -> None:
+    engine = _Engine()
+    ended: list[run_output.RunEnding] = []
+    follow = threading.Thread(
+        target=lambda: ended.append(
+            frames_follow(
+                engine.frames(),
+                request=request(timeout=0.5),
+                kill=engine.kill,
+                should_stop=lambda: False,
+                on_frame=lambda *frame: None,
+                over_cap=lambda: True,  # read at PAST_CAP_RATE: the queue between the threads fills up
+            )
+        ),
+        daemon=True,
+    )
+    follow.start()
+    follow.join(timeout=20)
+    # The kill could only land because the frames kept being taken while it was on its way.
+    assert engine.killed.is_set() and engine.read_after_kill >= run_output.QUEUE_FRAMES + 10
+    assert ended and ended[0].timed_out

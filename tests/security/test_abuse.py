@@ -77,7 +77,8 @@ def test_abuse_leaves_the_other_attendee_whole(room, idle_p50, docker_client, ab
         finally:
             finished.set()
 
-    thread = threading.Thread(target=attack, name=f"abuse-{abuse}")
+    # A daemon: were the backend never to return, the assertion below fails rather than the interpreter hanging.
+    thread = threading.Thread(target=attack, name=f"abuse-{abuse}", daemon=True)
     try:
         thread.start()
         time.sleep(1.5)  # let the abuse take hold
@@ -105,4 +106,6 @@ def test_abuse_leaves_the_other_attendee_whole(room, idle_p50, docker_client, ab
     table.record(abuse, room.mode, cell)
     assert not problems, problems
     assert max(durations) < VICTIM_RUN_LIMIT, durations
+    # The backend ends every abuse at its timeout at the latest (or sooner, at a limit): the run returns.
+    assert outcome, f"the attacker's {abuse} run had not returned {ABUSE_SECONDS + 60} s after it started"
     assert (code_file, content) == (0, "mine\nok\n"), content

@@ -21,7 +21,7 @@ from sandbox import protocol
 from sandbox.admission import sandbox_admission_check
 from sandbox.checks import check_find, check_run
 from sandbox.errors import RunRefused
-from sandbox.groups import attendee_group
+from sandbox.groups import attendee_group, presenter_runs_group
 from sandbox.identity import NoSession, attendee_for
 from sandbox.limits import checks_rate_hit, sandboxes_rate_hit
 from sandbox.models import Attendee
@@ -30,7 +30,7 @@ from sandbox.protocol import CLIENT_TYPES_SAID, CLOSE_NO_SESSION, CLOSE_NOT_FOUN
 from sandbox.reconcile import runs_interrupted_mark_once
 from sandbox.runs import run_cancel, run_create, run_dispatch
 from sandbox.runs import sandbox_reset as sandbox_reset_start
-from sandbox.selectors import run_last_per_block
+from sandbox.selectors import presenter_runs_last, run_last_per_block
 
 # A page reports every slide change; the database hears at most one a second per socket (the last one wins).
 SLIDE_STORE_SECONDS = 1.0
@@ -63,9 +63,12 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
         except (DeckNotFound, DeckFileError):
             await self._refuse(CLOSE_NOT_FOUND, "not-found", f"There is no deck called {self.deck_slug!r}.")
             return
-        group = attendee_group(self.attendee.id)
-        await self.channel_layer.group_add(group, self.channel_name)
-        self.groups.append(group)  # websocket_disconnect leaves it for us
+        groups = [attendee_group(self.attendee.id)]
+        if not self.attendee.is_presenter:  # followers watch the presenter's runs (sandbox.broadcast)
+            groups.append(presenter_runs_group(self.deck_slug))
+        for group in groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.groups.append(group)  # websocket_disconnect leaves it for us
         # Accepted only once in the group: whatever is sent to the attendee after the page's socket
         # opened (a run ending elsewhere, a reset) reaches it.
         await self.accept()
@@ -100,7 +103,12 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
         elif kind == "history":
             runs = await database_sync_to_async(run_last_per_block)(attendee=self.attendee, deck_slug=self.deck_slug)
             stored = await database_sync_to_async(progress_of)(attendee=self.attendee)
-            await self.send_json(protocol.history(runs=runs, slide=stored["slide"], checks=stored["checks"]))
+            presenter = []
+            if not self.attendee.is_presenter:
+                presenter = await database_sync_to_async(presenter_runs_last)(deck_slug=self.deck_slug)
+            await self.send_json(
+                protocol.history(runs=runs, slide=stored["slide"], checks=stored["checks"], presenter=presenter)
+            )
         elif kind == "progress":
             await self._slide(content.get("slide"))
         else:
@@ -188,3 +196,7 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
     sandbox_progress = _forward  # the setup status of the sandbox (see sandbox.protocol)
     sandbox_reset = _forward
     check_result = _forward
+    # the presenter's runs, read-only (sandbox.broadcast)
+    presenter_run_started = _forward
+    presenter_run_output = _forward
+    presenter_run_finished = _forward

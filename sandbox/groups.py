@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 # The fixed channel `manage.py runworker sandbox-runs` listens on.
@@ -15,3 +16,13 @@ def attendee_group(attendee_id: uuid.UUID | str) -> str:
     a message can never reach another attendee's browser.
     """
     return f"attendee.{uuid.UUID(str(attendee_id)).hex}"
+
+
+def presenter_runs_group(deck_slug: str) -> str:
+    """The group the followers' pages of one deck join: `presenter-runs.<digest of the slug>`.
+
+    Only the presenter's runs are copied to it (`sandbox.broadcast`), as
+    `presenter.run.*` messages; nothing of an attendee's ever is.
+    """
+    # A digest: a group name allows only ASCII letters, digits, "-", "_" and "." and under 100 of them.
+    return f"presenter-runs.{hashlib.sha256(deck_slug.encode()).hexdigest()[:32]}"

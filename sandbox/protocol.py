@@ -27,8 +27,12 @@ Server -> client (to the attendee's group unless marked "this socket")
   sandbox.reset     {"status": "ok" | "error", "message"}
                                                        (a reset refused by the rate limit: "error", this socket only)
   check.result      {"block", "done", "message"}       the answer of "check" ("block" is the check id)
-  history           {"runs": [stored run…], "slide": n | null, "checks": {check id: {"done", "message", "at"}}}
-                                                       this socket; a stored run is `run_public`'s dict
+  history           {"runs": [stored run…], "slide": n | null, "checks": {check id: {"done", "message", "at"}},
+                     "presenter": [stored run…]}       this socket; a stored run is `run_public`'s dict; "presenter":
+                                                       the presenter's last finished runs (empty on their own page)
+  presenter.run.started / presenter.run.output / presenter.run.finished
+                    the same fields as run.started / run.output / run.finished: a run of the deck's presenter,
+                    copied to the followers' pages (the deck's presenter_runs_group) to watch, read-only
   error             {"code", "message", "block"?, "check"?}
                                                        this socket; a refused request, code one of ERROR_CODES
 
@@ -114,9 +118,16 @@ def check_result(*, check_id: str, done: bool, message: str) -> dict:
     return {"type": "check.result", "block": check_id, "done": done, "message": message}
 
 
-def history(*, runs: list[Run], slide: int | None, checks: dict) -> dict:
-    """`history`: the last run of each block (`run_public`), the stored slide, and the latest answer of each check."""
-    return {"type": "history", "runs": [run_public(run) for run in runs], "slide": slide, "checks": checks}
+def history(*, runs: list[Run], slide: int | None, checks: dict, presenter: list[Run] = ()) -> dict:
+    """`history`: the last run of each block (`run_public`), the stored slide, the latest answer of each check,
+    and (a follower's page) the presenter's last finished run of each block."""
+    return {
+        "type": "history",
+        "runs": [run_public(run) for run in runs],
+        "slide": slide,
+        "checks": checks,
+        "presenter": [run_public(run) for run in presenter],
+    }
 
 
 def run_public(run: Run) -> dict:

@@ -23,8 +23,7 @@ from django.utils import timezone
 from sandbox import protocol
 from sandbox.backends import backend_get
 from sandbox.backends.base import Backend
-from sandbox.executor import group_send
-from sandbox.groups import attendee_group
+from sandbox.broadcast import run_sender
 from sandbox.models import Run, Sandbox
 from sandbox.runs import run_finish
 
@@ -91,13 +90,13 @@ def runs_interrupted_mark(*, created_before: datetime) -> list[str]:
     its attendee's open pages are told.
     """
     ended = []
-    for run in Run.objects.filter(status__in=Run.ACTIVE, created_at__lt=created_before):
+    for run in Run.objects.filter(status__in=Run.ACTIVE, created_at__lt=created_before).select_related("attendee"):
         done = run_finish(run_id=str(run.id), status=Run.Status.ERROR, output=run.output, message=INTERRUPTED)
         if done is None:
             continue
         ended.append(str(run.id))
         try:
-            async_to_sync(group_send)(attendee_group(run.attendee_id), protocol.run_finished(run=done))
+            async_to_sync(run_sender(run.attendee))(protocol.run_finished(run=done))
         except Exception:  # a page learns it on reload anyway; the channel layer may be down too
             log.warning("could not tell attendee %s that run %s ended", run.attendee_id, run.id, exc_info=True)
     return ended

@@ -32,6 +32,7 @@ from sandbox.admission import sandbox_admission_check
 from sandbox.backends import backend_get
 from sandbox.backends.base import RunRequest, RunResult
 from sandbox.blocks import block_for_run, block_options_of
+from sandbox.broadcast import run_sender
 from sandbox.errors import RunRefused, SandboxError, SandboxNotFound
 from sandbox.executor import group_send, in_thread
 from sandbox.groups import WORKER_CHANNEL, attendee_group
@@ -141,10 +142,10 @@ async def run_execute(*, run_id: str) -> None:
     if claimed is None:
         return
     run, attendee, options = claimed
-    group = attendee_group(attendee.id)
+    send = run_sender(attendee)  # the presenter's runs are copied to the followers too
     stream = RunStream(
         run_id=run_id,
-        send=functools.partial(group_send, group),
+        send=send,
         output_cap=settings.PODIUM_RUN_OUTPUT_CAP,
     )
     stop = _stops.setdefault(run_id, threading.Event())
@@ -168,7 +169,7 @@ async def run_execute(*, run_id: str) -> None:
     outcome["truncated"] = outcome.get("truncated", False) or stream.truncated
     finished = await database_sync_to_async(run_finish)(run_id=run_id, **outcome)
     if finished is not None:  # else a cancel or a reconcile ended it first, and said so
-        await group_send(group, protocol.run_finished(run=finished, seq=stream.seq))
+        await send(protocol.run_finished(run=finished, seq=stream.seq))
 
 
 async def _run_in_sandbox(
@@ -324,7 +325,7 @@ async def run_cancel(*, attendee: Attendee, run_id: object) -> Run:
         # Nobody executes it yet: finish it here; a late executor finds it no longer queued.
         done = await database_sync_to_async(_run_cancel_queued)(run_id=str(run.id))
         if done is not None:
-            await group_send(attendee_group(attendee.id), protocol.run_finished(run=done))
+            await run_sender(attendee)(protocol.run_finished(run=done))
         return run
     if run.sandbox is not None and run.sandbox.state:
         backend = await in_thread(backend_get)

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import PodiumServer, Watch, deck_open
 from tests.browser.run_deck import (
@@ -194,7 +195,9 @@ def test_reset_my_sandbox_from_the_help_panel(attendee) -> None:
     page.keyboard.press("Escape")
 
 
-def test_presenter_runs_code_in_their_own_sandbox(chromium, runs_server, module_watch) -> None:
+def test_presenter_runs_code_in_their_own_sandbox_and_followers_watch_it(
+    chromium, runs_server, attendee, module_watch, artifacts_dir
+) -> None:
     context = person_context(chromium, module_watch)
     try:
         page = context.new_page()
@@ -207,6 +210,17 @@ def test_presenter_runs_code_in_their_own_sandbox(chromium, runs_server, module_
         page.click(f"#stage #slide-{PYTHON} .run-button")
         wait_badge(page, PYTHON, "^exit 0$", timeout=FIRST_RUN)
         assert "hello from python" in _output(page, PYTHON)
+        assert page.locator(".presenter-run").count() == 0  # the presenter sees their run once, as theirs
+
+        # The attendee (following, so on the same slide) watches it under the block, read-only.
+        watched = attendee.locator(f"#stage #slide-{PYTHON} .presenter-run")
+        expect(watched).to_be_visible()
+        expect(watched).to_have_attribute("aria-label", re.compile(r"^The presenter's run of block "))
+        expect(watched.locator(".presenter-run-label")).to_have_text(re.compile("presenter's run", re.I))
+        expect(watched.locator(".run-badge")).to_have_text("exit 0")
+        expect(watched.locator(".xterm-rows")).to_contain_text("hello from python")
+        assert watched.locator("button").count() == 0  # nothing to press: watching only
+        attendee.screenshot(path=str(artifacts_dir / "presenter-run-watched.png"))
     finally:
         context.close()
 

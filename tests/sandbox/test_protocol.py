@@ -82,9 +82,10 @@ def test_sandbox_and_check_messages():
 def test_history_shows_the_edited_code_only_when_edited():
     runs = [finished_run(), finished_run(id=uuid.UUID(int=1), block_id="s8b1", slide=8, block_index=1, edited=True)]
     checks = {"s7b0": {"done": True, "message": "ok", "at": "2024-05-01T09:31:00+00:00"}}
-    history = protocol.history(runs=runs, slide=8, checks=checks)
-    assert list(history) == ["type", "runs", "slide", "checks"]
+    history = protocol.history(runs=runs, slide=8, checks=checks, presenter=runs[:1])
+    assert list(history) == ["type", "runs", "slide", "checks", "presenter"]
     assert (history["type"], history["slide"], history["checks"]) == ("history", 8, checks)
+    assert history["presenter"] == history["runs"][:1]
     assert history["runs"][0] == {
         "run": str(RUN_ID),
         "block": "s7b0",

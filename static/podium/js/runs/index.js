@@ -7,12 +7,14 @@
 //   checks.js     "Check my work"           progress.js  steps done, the slide an attendee is on
 //   reset.js      "Reset my sandbox"        notice.js    what belongs to no block
 //   layout.js     slides refitted as panels grow;        shortcut.js  Ctrl+Enter
+//   presenter_run.js  the presenter's runs, watched read-only under their blocks (followers' pages only)
 
 import { RunBlocks } from "./blocks.js";
 import { startChecks } from "./checks.js";
 import { RunsConnection } from "./connection.js";
 import { slideLayout } from "./layout.js";
 import { pageNotice } from "./notice.js";
+import { PresenterRuns } from "./presenter_run.js";
 import { startProgress } from "./progress.js";
 import { resetControl } from "./reset.js";
 import { SHORTCUT, bindRunShortcut } from "./shortcut.js";
@@ -34,12 +36,10 @@ export function startRuns(config, { onStoredSlide } = {}) {
   const output = terminals(config.terminal, config.terminalMissing);
   const notice = pageNotice();
   const reset = resetControl((message) => connection.send(message));
-  const blocks = new RunBlocks(roots, {
-    shortcut: SHORTCUT,
-    send,
-    layout: slideLayout(),
-    terminal: (host, options) => output.open(host, options),
-  });
+  const layout = slideLayout();
+  const terminal = (host, options) => output.open(host, options);
+  const blocks = new RunBlocks(roots, { shortcut: SHORTCUT, send, layout, terminal });
+  const watched = new PresenterRuns(blocks, { layout, terminal });
   const checks = startChecks(send);
   const progress = startProgress(send, { onStoredSlide });
 
@@ -58,6 +58,9 @@ export function startRuns(config, { onStoredSlide } = {}) {
       // Output lost on the way (this page reconnected mid-run): the stored copy is complete.
       if (block.finished(message)) connection.send({ type: "history" });
     },
+    "presenter.run.started": (message) => watched.started(message),
+    "presenter.run.output": (message) => watched.output(message),
+    "presenter.run.finished": (message) => watched.finished(message),
     "check.result"(message) {
       checks.result(message);
       progress.checkResult(message.block, message.done === true);
@@ -65,6 +68,7 @@ export function startRuns(config, { onStoredSlide } = {}) {
     "sandbox.reset": (message) => reset.done(message.message, message.status === "ok"),
     history(message) {
       blocks.history(message);
+      watched.history(message.presenter);
       progress.history(message);
     },
     error(message) {

@@ -2,8 +2,8 @@
 
 const ACTIVE = new Set(["requesting", "queued", "running", "cancelling"]);
 
-// What the badge says for each state of a run, and how a screen reader hears the end of one.
-function badgeText(state, exitCode) {
+// What the badge says for each state of a run (the presenter's run panel, presenter_run.js, says the same).
+export function badgeText(state, exitCode) {
   switch (state) {
     case "requesting":
     case "queued":

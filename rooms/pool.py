@@ -103,8 +103,13 @@ def _room_for_more(room: Room) -> int:
     return max(0, want)
 
 
-def pool_fill(*, room: Room, backend: Backend | None = None, prime: bool = True, progress=None) -> PoolReport:
-    """Make pool sandboxes until the pool is full (within the room's places and the server's cap); blocking."""
+def pool_fill(
+    *, room: Room, backend: Backend | None = None, prime: bool = True, images: list[str] | None = None, progress=None
+) -> PoolReport:
+    """Make pool sandboxes until the pool is full (within the room's places and the server's cap); blocking.
+
+    With `prime`, each new sandbox pulls `images` (by default the deck's own, `deck_images`) into its engine.
+    """
     report = PoolReport()
     if not room.is_open or room.pool_size <= 0:
         return report
@@ -114,11 +119,13 @@ def pool_fill(*, room: Room, backend: Backend | None = None, prime: bool = True,
         stale = PoolSandbox.objects.filter(room=room, sandbox__status__in=[Sandbox.Status.GONE, Sandbox.Status.FAILED])
         if stale.exists():
             stale.delete()
-        images = _images_of(room) if prime else []
+        images = (_images_of(room) if images is None else images) if prime else []
         for _ in range(_room_for_more(room)):
             slot = _slot_new(room, backend)
             sandbox = slot.sandbox
-            spec = SandboxSpec(sandbox_id=sandbox.id.hex, attendee_id=sandbox.attendee_id.hex, talk=room.deck_slug)
+            spec = SandboxSpec(
+                sandbox_id=sandbox.id.hex, attendee_id=sandbox.attendee_id.hex, talk=room.deck_slug, room=room.code
+            )
             try:
                 state = backend.ensure(spec=spec, state={}, progress=lambda message: None)
             except SandboxError as error:

@@ -34,6 +34,7 @@ class SandboxSpec:
     # reconcile away each other's sandboxes.
     # The pipeline's own default: the backend's config.instance says which sandboxes list_managed finds.
     instance: str = field(default_factory=lambda: settings.PODIUM_INSTANCE)
+    room: str = ""  # the join code of the room whose warm pool made it, if one did (labelled podium.room)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ LABEL_ATTENDEE = "podium.attendee"
 LABEL_TALK = "podium.talk"
 LABEL_MANAGED = "podium.managed"
 LABEL_INSTANCE = "podium.instance"
+LABEL_ROOM = "podium.room"  # only on a room's warm pool sandboxes: the room's join code
 
 DOCKER_DATA = "/var/lib/docker"
 
@@ -73,13 +74,16 @@ def sandbox_names(sandbox_id: str) -> SandboxNames:
 
 def sandbox_labels(spec: SandboxSpec) -> dict[str, str]:
     """Labels on everything a sandbox owns, so a restarted server (or an operator) finds it again."""
-    return {
+    labels = {
         LABEL_SANDBOX: spec.sandbox_id,
         LABEL_ATTENDEE: spec.attendee_id,
         LABEL_TALK: spec.talk,
         LABEL_MANAGED: "1",
         LABEL_INSTANCE: spec.instance,
     }
+    if spec.room:
+        labels[LABEL_ROOM] = spec.room
+    return labels
 
 
 def security_host_config(mode: str) -> dict:

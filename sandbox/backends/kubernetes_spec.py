@@ -22,6 +22,7 @@ from sandbox.backends.docker_spec import (
     LABEL_ATTENDEE,
     LABEL_INSTANCE,
     LABEL_MANAGED,
+    LABEL_ROOM,
     LABEL_SANDBOX,
     LABEL_TALK,
     insecure_registry,
@@ -88,7 +89,7 @@ def label_value(text: str) -> str:
 
 def sandbox_labels(spec: SandboxSpec, *, backend: str) -> dict[str, str]:
     """Labels on the namespace and everything in it, so a restarted server finds them again."""
-    return {
+    labels = {
         LABEL_MANAGED: "1",
         LABEL_INSTANCE: label_value(spec.instance),
         LABEL_SANDBOX: label_value(spec.sandbox_id),
@@ -96,6 +97,9 @@ def sandbox_labels(spec: SandboxSpec, *, backend: str) -> dict[str, str]:
         LABEL_TALK: label_value(spec.talk),
         LABEL_BACKEND: backend,
     }
+    if spec.room:
+        labels[LABEL_ROOM] = label_value(spec.room)
+    return labels
 
 
 def managed_selector(*, instance: str, backend: str) -> str:

@@ -116,11 +116,11 @@ def pool_fill(
     backend = backend or backend_get()
     say = progress or (lambda message: None)
     with _filling.setdefault(room.id, threading.Lock()):
-        stale = PoolSandbox.objects.filter(room=room, sandbox__status__in=[Sandbox.Status.GONE, Sandbox.Status.FAILED])
-        if stale.exists():
-            stale.delete()
+        _stale_remove(room, backend)
         images = (_images_of(room) if images is None else images) if prime else []
         for _ in range(_room_for_more(room)):
+            if not _still_open(room):  # closed meanwhile: its pool is being drained
+                break
             slot = _slot_new(room, backend)
             sandbox = slot.sandbox
             spec = SandboxSpec(
@@ -132,7 +132,12 @@ def pool_fill(
                 Sandbox.objects.filter(id=sandbox.id).update(status=Sandbox.Status.FAILED)
                 report.failed[sandbox.id.hex] = str(error)
                 continue
-            Sandbox.objects.filter(id=sandbox.id).update(state=state, status=Sandbox.Status.READY)
+            stored = Sandbox.objects.filter(id=sandbox.id).update(state=state, status=Sandbox.Status.READY)
+            if not stored or not _still_open(room):
+                # Drained while it was being made: no row would ever find it again, so it goes now.
+                backend.destroy(state=state)
+                Attendee.objects.filter(pk=sandbox.attendee_id).delete()
+                break
             report.made.append(sandbox.id.hex)
             say(f"pool sandbox {sandbox.id.hex[:12]} ready")
             if images and _prime(backend, state, images, report, sandbox.id.hex):
@@ -140,6 +145,29 @@ def pool_fill(
                 report.primed.append(sandbox.id.hex)
                 say(f"pool sandbox {sandbox.id.hex[:12]} primed with {', '.join(images)}")
     return report
+
+
+def _still_open(room: Room) -> bool:
+    return Room.objects.filter(pk=room.pk, closed_at__isnull=True).exists()
+
+
+def _stale_remove(room: Room, backend: Backend) -> None:
+    """Pool sandboxes that failed or vanished go, with whatever a failed creation left and their placeholders."""
+    stale = list(
+        PoolSandbox.objects.filter(
+            room=room, sandbox__status__in=[Sandbox.Status.GONE, Sandbox.Status.FAILED]
+        ).select_related("sandbox")
+    )
+    if not stale:
+        return
+    report = sandboxes_destroy(sandboxes=[slot.sandbox for slot in stale], backend=backend)
+    holders = [slot.sandbox.attendee_id for slot in stale if slot.sandbox.id.hex not in report.failed]
+    Attendee.objects.filter(pk__in=holders).delete()  # their Sandbox and PoolSandbox rows with them
+
+
+def pool_sandbox_ids() -> list[uuid.UUID]:
+    """Every sandbox waiting in some room's pool: idle by design, so the idle cull keeps them."""
+    return list(PoolSandbox.objects.values_list("sandbox_id", flat=True))
 
 
 def _images_of(room: Room) -> list[str]:
@@ -230,7 +258,10 @@ def pool_refills_wait(timeout: float | None = None) -> None:
 
 
 def pool_drain(*, room: Room) -> dict[str, str]:
-    """Destroy the room's pool sandboxes (the room closed); their placeholder attendees go. Failures by id."""
+    """Destroy the room's pool sandboxes (the room closed); their placeholder attendees go. Failures by id.
+
+    One still being made is destroyed by name; the fill making it sees the room closed and stops.
+    """
     slots = list(PoolSandbox.objects.filter(room=room).select_related("sandbox"))
     report = sandboxes_destroy(sandboxes=[slot.sandbox for slot in slots])
     holders = [slot.sandbox.attendee_id for slot in slots if slot.sandbox.id.hex not in report.failed]

@@ -8,20 +8,24 @@ without the sender importing it.
 - A supplier is asked when an attendee who never had a sandbox needs one: it
   may hand over a sandbox made ahead of time (a room's warm pool), already
   the attendee's row, or None.
+- A keeper names sandboxes the idle cull must leave alone (a warm pool's,
+  which are idle by design until someone is handed one).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from sandbox.errors import RunRefused
 from sandbox.models import Attendee, Sandbox
 
 Policy = Callable[[Attendee], str | None]
 Supplier = Callable[[Attendee], Sandbox | None]
+Keeper = Callable[[], Iterable[object]]  # ids of Sandbox rows
 
 _policies: list[Policy] = []
 _suppliers: list[Supplier] = []
+_keepers: list[Keeper] = []
 
 
 def admission_policy_add(policy: Policy) -> None:
@@ -51,3 +55,14 @@ def sandbox_supplied(*, attendee: Attendee) -> Sandbox | None:
         if sandbox is not None:
             return sandbox
     return None
+
+
+def sandbox_keeper_add(keeper: Keeper) -> None:
+    """Ask `keeper` which sandboxes the idle cull must keep (once, however often it is added)."""
+    if keeper not in _keepers:
+        _keepers.append(keeper)
+
+
+def sandboxes_kept() -> set[object]:
+    """The ids of the Sandbox rows some keeper asked the idle cull to leave alone."""
+    return {sandbox_id for keeper in _keepers for sandbox_id in keeper()}

@@ -14,8 +14,9 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from sandbox.admission import sandboxes_kept
 from sandbox.backends import backend_get
-from sandbox.backends.base import Backend
+from sandbox.backends.base import Backend, SandboxSpec
 from sandbox.errors import SandboxError
 from sandbox.models import Run, Sandbox
 
@@ -37,6 +38,7 @@ def sandboxes_idle(*, idle_seconds: int | None = None) -> list[Sandbox]:
         Sandbox.objects.filter(last_used_at__lt=cutoff)
         .exclude(status=Sandbox.Status.GONE)
         .exclude(id__in=busy)
+        .exclude(id__in=sandboxes_kept())  # e.g. a room's warm pool (sandbox.admission)
         .select_related("attendee")
     )
 
@@ -55,10 +57,19 @@ def sandboxes_destroy(*, sandboxes: list[Sandbox], backend: Backend | None = Non
     backend = backend or backend_get()
     for sandbox in sandboxes:
         try:
-            backend.destroy(state=sandbox.state)
+            backend.destroy(state=_state_to_destroy(sandbox, backend))
         except SandboxError as error:
             report.failed[sandbox.id.hex] = str(error)
             continue
         Sandbox.objects.filter(id=sandbox.id).update(status=Sandbox.Status.GONE, state={})
         report.culled.append(sandbox.id.hex)
     return report
+
+
+def _state_to_destroy(sandbox: Sandbox, backend: Backend) -> dict:
+    """The sandbox's stored state, plus (for one of this backend's) the names its parts would have: a sandbox
+    still being created has no state stored yet, but may have a container, network or namespace already."""
+    if sandbox.backend != backend.name:
+        return sandbox.state or {}
+    spec = SandboxSpec(sandbox_id=sandbox.id.hex, attendee_id=sandbox.attendee_id.hex, talk="")
+    return {**backend.state_by_name(spec=spec), **(sandbox.state or {})}

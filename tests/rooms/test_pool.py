@@ -4,15 +4,21 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+from datetime import timedelta
 
 import pytest
 from channels.db import database_sync_to_async
 from django.contrib.sessions.backends.db import SessionStore
+from django.db import connection
+from django.utils import timezone
 
 from deck.selectors import deck_get
 from rooms.models import PoolSandbox
 from rooms.pool import deck_images, pool_fill, pool_refills_wait, pool_status
 from rooms.services import room_close, room_open
+from sandbox.cull import sandbox_cull
+from sandbox.errors import SandboxError
 from sandbox.models import Attendee, Sandbox
 from tests.rooms.room_support import joined
 from tests.sandbox.runs_support import SLUG, WAIT, managed_ids, new_session, page
@@ -49,9 +55,10 @@ async def test_a_pool_is_filled_and_handed_out_at_admission_then_filled_again(lo
 
     ada = await new_session()
     member = await database_sync_to_async(joined)(room, "Ada", SessionStore(session_key=ada))
+    # Read once the refill her join started is done (see pool_refilled): filled again in the background.
+    assert await pool_refilled(room) == {"size": 2, "ready": 2}
     sandbox = await database_sync_to_async(Sandbox.objects.get)(attendee_id=member.attendee_id)
     assert sandbox.id.hex in pooled and sandbox.status == Sandbox.Status.READY
-    assert await pool_refilled(room) == {"size": 2, "ready": 2}  # filled again in the background
     async with page(ada) as ada_page:
         end, messages = await ada_page.run()
     assert end["status"] == "ok"
@@ -90,3 +97,57 @@ def test_closing_the_room_drains_its_pool(local_backend):
     assert managed_ids(local_backend) == set()
     assert not Attendee.objects.filter(pk__in=holders).exists()
     assert not PoolSandbox.objects.exists()
+
+
+def test_the_idle_cull_leaves_a_waiting_pool_alone(local_backend):
+    room = room_open(deck_slug=SLUG, capacity=2, pool_size=2)  # full once Ada is in: no refill beside the cull
+    pooled = set(filled(room).made)
+    member = joined(room, "Ada")  # handed one of them: hers is an attendee's sandbox like any other
+    hers = Sandbox.objects.get(attendee_id=member.attendee_id)
+    Sandbox.objects.update(last_used_at=timezone.now() - timedelta(hours=3))
+    report = sandbox_cull(idle_seconds=3600)
+    assert report.culled == [hers.id.hex]
+    assert managed_ids(local_backend) == pooled - {hers.id.hex}
+
+
+def test_a_pool_sandbox_that_failed_to_be_made_leaves_nothing_behind(local_backend, monkeypatch):
+    # A failing engine cannot be provoked on the LocalBackend: its ensure is made to fail once, after making
+    # its folder, as a Docker ensure that dies half-way leaves a container behind.
+    room = room_open(deck_slug=SLUG, capacity=1, pool_size=1)
+    ensure = local_backend.ensure
+
+    def half_made(**kwargs):
+        ensure(**kwargs)
+        raise SandboxError("the engine went away")
+
+    monkeypatch.setattr(local_backend, "ensure", half_made)
+    report = filled(room, backend=local_backend)
+    assert list(report.failed.values()) == ["the engine went away"]
+    monkeypatch.undo()
+    again = filled(room, backend=local_backend)
+    assert len(again.made) == 1 and again.failed == {}
+    assert managed_ids(local_backend) == set(again.made)  # the half-made one is gone from the backend
+    assert Sandbox.objects.count() == 1 and Attendee.objects.count() == 1  # and from the database
+
+
+def test_closing_the_room_while_its_pool_is_being_filled_leaves_nothing(local_backend, monkeypatch):
+    room = room_open(deck_slug=SLUG, pool_size=1)
+    ensure = local_backend.ensure
+    made, carry_on = threading.Event(), threading.Event()
+
+    def slow(**kwargs):
+        state = ensure(**kwargs)  # the sandbox exists; storing its state is still to come
+        made.set()
+        carry_on.wait(WAIT)
+        return state
+
+    monkeypatch.setattr(local_backend, "ensure", slow)
+    fill = threading.Thread(target=lambda: (filled(room, backend=local_backend), connection.close()))
+    fill.start()
+    assert made.wait(WAIT)
+    change = room_close(room=room)  # destroys the half-made sandbox by name
+    assert change.failed == {} and managed_ids(local_backend) == set()
+    carry_on.set()
+    fill.join(WAIT)
+    assert managed_ids(local_backend) == set()
+    assert not Sandbox.objects.exists() and not Attendee.objects.exists()

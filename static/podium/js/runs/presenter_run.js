@@ -2,14 +2,7 @@
 // presenter ran, with its status, elapsed time and output as it streams. The follower's own Run button and
 // output panel stay theirs; this panel only watches (messages presenter.run.*, see sandbox/broadcast.py).
 
-import { badgeText, formatElapsed } from "./run_block.js";
-
-function element(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
+import { badgeText, elapsedText, element } from "./run_block.js";
 
 export class PresenterRuns {
   /** `blocks` is the page's RunBlocks; `page` gives terminal(host, options) and layout(panel). */
@@ -148,8 +141,6 @@ class PresenterPanel {
   }
 
   tick() {
-    if (this.since !== null && this.active) this.elapsed.textContent = formatElapsed(Date.now() - this.since);
-    else if (this.duration !== null && this.duration !== undefined) this.elapsed.textContent = formatElapsed(this.duration);
-    else this.elapsed.textContent = "";
+    this.elapsed.textContent = elapsedText(this);
   }
 }

@@ -36,7 +36,14 @@ export function formatElapsed(ms) {
   return `${Math.floor(whole / 60)}:${String(whole % 60).padStart(2, "0")}`;
 }
 
-function element(tag, className, text) {
+/** What a run's elapsed-time field says: counting while `active` (from `since`), then the stored `duration`. */
+export function elapsedText({ since, active, duration }) {
+  if (since !== null && active) return formatElapsed(Date.now() - since);
+  if (duration !== null && duration !== undefined) return formatElapsed(duration);
+  return "";
+}
+
+export function element(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
   if (text !== undefined) node.textContent = text;
@@ -314,9 +321,7 @@ export class RunBlock {
 
   /** Update the elapsed time: counting while active, the stored duration once finished. */
   tick() {
-    if (this.since !== null && this.active) this.elapsed.textContent = formatElapsed(Date.now() - this.since);
-    else if (this.duration !== null && this.duration !== undefined) this.elapsed.textContent = formatElapsed(this.duration);
-    else this.elapsed.textContent = "";
+    this.elapsed.textContent = elapsedText(this);
   }
 
   // -- output ----------------------------------------------------------------------------------

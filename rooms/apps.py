@@ -10,8 +10,11 @@ class RoomsConfig(AppConfig):
     def ready(self) -> None:
         from rooms.admission import sandbox_admission, sandbox_from_pool
         from rooms.pool import pool_sandbox_ids
+        from rooms.roster import boards_watching
         from sandbox.admission import admission_policy_add, sandbox_keeper_add, sandbox_supplier_add
+        from sandbox.watchers import activity_watcher_add
 
         admission_policy_add(sandbox_admission)
         sandbox_supplier_add(sandbox_from_pool)
         sandbox_keeper_add(pool_sandbox_ids)
+        activity_watcher_add(boards_watching)

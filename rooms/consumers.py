@@ -32,7 +32,8 @@ from rooms.services import member_remove, room_close, room_lock
 from sandbox.identity import NoSession, attendee_for
 from sandbox.runs import sandbox_reset
 
-BOARD_SECONDS = 1.0
+BOARD_SECONDS = 1.0  # the longest a board goes unread (changes nobody announced: a cull, a sandbox lost)
+BOARD_MIN_SECONDS = 0.25  # the shortest time between two reads: a room all finishing a step at once is one read
 FORWARD = "rooms.forward"  # a group event carrying a message for the pages as it is
 
 # Strong references to the resets the presenter started, which outlive the socket that asked.
@@ -157,11 +158,18 @@ class DashboardConsumer(_JsonSocket):
             return False
 
     async def _board_loop(self) -> None:
+        # The board is read again when something announced a change (an attendee's run, check, slide or reset;
+        # a hand; the presenter's own action), at most every BOARD_MIN_SECONDS, and otherwise every BOARD_SECONDS.
+        loop = asyncio.get_running_loop()
         while True:
+            self._stale.clear()  # before reading: a change announced during the read is read next time
+            began = loop.time()
             await self._board_send()
-            self._stale.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stale.wait(), timeout=BOARD_SECONDS)
+            rest = BOARD_MIN_SECONDS - (loop.time() - began)
+            if rest > 0:
+                await asyncio.sleep(rest)
 
     async def _board_send(self) -> None:
         def read() -> dict:
@@ -176,6 +184,8 @@ class DashboardConsumer(_JsonSocket):
 
     async def board_stale(self, event: dict) -> None:
         self._stale.set()
+
+    attendee_changed = board_stale  # sandbox.watchers: one of the room's attendees ran, checked, moved or reset
 
     async def receive_json(self, content: dict, **kwargs) -> None:
         if self.room is None:

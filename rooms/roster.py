@@ -13,10 +13,11 @@ from django.db.models.functions import Right
 
 from deck.errors import DeckFileError, DeckNotFound
 from deck.selectors import deck_get
+from rooms.groups import dashboard_group
 from rooms.models import HelpRequest, Member, Room
 from rooms.pool import pool_status
 from rooms.radar import Stuck, error_line, radar_groups
-from sandbox.models import CheckRecord, Progress, Run, Sandbox
+from sandbox.models import Attendee, CheckRecord, Progress, Run, Sandbox
 
 FAILED_RUNS = (Run.Status.FAILED, Run.Status.TIMED_OUT, Run.Status.ERROR)
 OUTPUT_TAIL = 4000  # characters of a failed run's output read for the radar
@@ -52,6 +53,16 @@ def _last_runs(attendee_ids: list) -> dict:
     ).iterator():
         latest.setdefault(attendee_id, {}).setdefault(block_id, (status, run_id, created_at, slide))
     return latest
+
+
+def boards_watching(attendee: Attendee) -> list[str]:
+    """The dashboard group of the open room `attendee` is in (a watcher of `sandbox.watchers`); else none."""
+    room_id = (
+        Member.objects.filter(attendee=attendee, status__in=Member.IN_ROOM, room__closed_at__isnull=True)
+        .values_list("room_id", flat=True)
+        .first()
+    )
+    return [dashboard_group(room_id)] if room_id else []
 
 
 def room_board(*, room: Room) -> dict:

@@ -32,6 +32,7 @@ from sandbox.models import Attendee, Sandbox
 from sandbox.progress import check_record_store
 from sandbox.sandboxes import sandbox_gone_mark
 from sandbox.selectors import sandbox_of
+from sandbox.watchers import activity_tell_soon
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +156,7 @@ async def check_run(*, attendee: Attendee, check: Check) -> dict:
         await database_sync_to_async(check_record_store)(
             attendee=attendee, check_id=check.check_id, done=result.done, message=result.message
         )
+        activity_tell_soon(attendee=attendee, what="check")
     event = protocol.check_result(check_id=check.check_id, done=result.done, message=result.message)
     await group_send(attendee_group(attendee.id), event)
     return event

@@ -31,6 +31,7 @@ from sandbox.reconcile import runs_interrupted_mark_once
 from sandbox.runs import run_cancel, run_create, run_dispatch
 from sandbox.runs import sandbox_reset as sandbox_reset_start
 from sandbox.selectors import presenter_runs_last, run_last_per_block
+from sandbox.watchers import activity_tell_soon
 
 # A page reports every slide change; the database hears at most one a second per socket (the last one wins).
 SLIDE_STORE_SECONDS = 1.0
@@ -174,6 +175,7 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
         while self._slide_wanted != stored:
             stored = self._slide_wanted
             await database_sync_to_async(progress_slide_store)(attendee=self.attendee, slide=stored)
+            activity_tell_soon(attendee=self.attendee, what="slide")
             await asyncio.sleep(SLIDE_STORE_SECONDS)
 
     async def _cancel(self, run_id: object) -> None:

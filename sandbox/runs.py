@@ -50,6 +50,7 @@ from sandbox.sandboxes import (
 )
 from sandbox.selectors import run_get_for_attendee, runs_active, runs_active_count, sandbox_of
 from sandbox.streaming import RunStream
+from sandbox.watchers import activity_tell_soon
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +171,7 @@ async def run_execute(*, run_id: str) -> None:
     finished = await database_sync_to_async(run_finish)(run_id=run_id, **outcome)
     if finished is not None:  # else a cancel or a reconcile ended it first, and said so
         await send(protocol.run_finished(run=finished, seq=stream.seq))
+        activity_tell_soon(attendee=attendee, what="run")
 
 
 async def _run_in_sandbox(
@@ -182,6 +184,7 @@ async def _run_in_sandbox(
     if started is None:  # cancelled while the sandbox was being made
         return {"status": Run.Status.CANCELLED, "message": CANCELLED_BEFORE}
     stream.event(protocol.run_started(run=run))
+    activity_tell_soon(attendee=attendee, what="run")
     request = RunRequest(
         run_id=str(run.id),
         kind=run.kind,
@@ -381,4 +384,5 @@ async def sandbox_reset(*, attendee: Attendee) -> dict:
     event = protocol.sandbox_reset(status=status, message=message)
     stream.event(event)
     await stream.close()
+    activity_tell_soon(attendee=attendee, what="sandbox")
     return event

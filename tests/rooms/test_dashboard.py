@@ -7,6 +7,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.contrib.sessions.backends.db import SessionStore
 
+import rooms.consumers
 from rooms.models import Member
 from rooms.services import room_open
 from tests.rooms.room_support import joined
@@ -55,6 +56,22 @@ async def test_the_roster_shows_slides_steps_and_last_runs_as_they_change(room_o
         assert ada_row["lastRun"]["block"] == "s2b0" and ada_row["lastRun"]["status"] == "ok"
         assert ada_row["stepsDone"] == 1 and ada_row["steps"] >= 2
         assert ada_row["sandbox"] == "ready" and row_of(board, "Bob")["sandbox"] == "none"
+
+
+async def test_an_attendees_run_and_slide_reach_the_board_when_they_happen_not_at_the_next_poll(
+    room_of_two, monkeypatch
+):
+    # With a poll that would come in an hour, only the announcements of the run and the slide can update the board.
+    monkeypatch.setattr(rooms.consumers, "BOARD_SECONDS", 3600)
+    room, presenter, keys, _ = room_of_two
+    async with dashboard(room.code, presenter) as board_socket, page(keys["Ada"]) as ada:
+        assert row_of(await board_socket.board(), "Ada")["lastRun"] is None
+        end, _ = await ada.run(code="exit 3")
+        assert end["status"] == "failed"
+        board = await board_socket.board(lambda b: (row_of(b, "Ada")["lastRun"] or {}).get("status") == "failed")
+        assert row_of(board, "Ada")["sandbox"] == "ready"
+        await ada.send(type="progress", slide=3)
+        assert row_of(await board_socket.board(lambda b: row_of(b, "Ada")["slide"] == 3), "Bob")["slide"] != 3
 
 
 async def test_two_attendees_failing_the_same_way_are_one_radar_group(room_of_two):

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from config.asgi import application
 from deck.services import presenter_grant, talk_get_or_create, talk_presenter_token
-from sandbox import runs
+from sandbox import runs, watchers
 from sandbox.backends.base import SandboxSpec
 from sandbox.identity import attendee_for
 from sandbox.models import Attendee, Run, Sandbox
@@ -53,8 +53,12 @@ def sandbox_states() -> list[dict]:
 
 
 async def runs_settled() -> None:
-    """Wait for the run tasks of this process to end (they do once their sandbox is destroyed)."""
+    """Wait for the run tasks of this process to end (they do once their sandbox is destroyed), and for what
+    they told the watchers."""
     pending = [task for task in runs._tasks if not task.done()]
+    if pending:
+        await asyncio.wait(pending, timeout=WAIT)
+    pending = [task for task in watchers._telling if not task.done()]
     if pending:
         await asyncio.wait(pending, timeout=WAIT)
 

@@ -1,8 +1,10 @@
 """The follow websocket: the presenter moves a talk, every follower's screen snaps to it.
 
 Every change goes through the channel layer group of the talk, so followers on
-other worker processes (Redis layer) receive it too. Who may drive is decided
-by `deck.services.presenter_allowed`; this consumer only translates messages.
+other worker processes (Redis layer) receive it too; each process subscribes to
+that group once and hands every change to all its followers (`config.fanout`).
+Who may drive is decided by `deck.services.presenter_allowed`; this consumer
+only translates messages.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from config.fanout import fanout_join, fanout_leave
 from config.websocket import BadFrame, frame_json
 from deck.errors import DeckFileError, DeckNotFound
 from deck.groups import talk_group
@@ -29,22 +32,32 @@ class _NotPresenter(Exception):
     """The connection lost (or never had) the right to drive, e.g. after a token reset."""
 
 
+def talk_message(event: dict) -> dict | None:
+    """What a follower's page is sent for one of the talk group's events (rendered once per process)."""
+    if event.get("type") == "talk.position":
+        return {"type": "position", "slide": event["slide"], "live": event["live"]}
+    if event.get("type") == "talk.blackout":
+        return {"type": "blackout", "on": event["on"]}
+    return None
+
+
 class FollowConsumer(AsyncJsonWebsocketConsumer):
     """One browser following a talk (the presenter's browser included)."""
+
+    following = False
 
     async def connect(self) -> None:
         self.talk_slug = self.scope["url_route"]["kwargs"]["slug"]
         self.group = talk_group(self.talk_slug)
         self.presenter = False
+        await self.accept()
         # Join before reading the position: a goto landing between the two is then
         # still delivered, so a late joiner can never be left on a stale slide.
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        self.groups.append(self.group)  # websocket_disconnect leaves it for us
-        await self.accept()
+        await fanout_join(self.group, self, render=talk_message)
+        self.following = True
         state = await self._join_state()
         if state is None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-            self.groups.remove(self.group)
+            await self._unfollow()
             await self._error("not-found", f"There is no deck called {self.talk_slug!r}.")
             await self.close(code=CLOSE_NOT_FOUND)
             return
@@ -73,11 +86,13 @@ class FollowConsumer(AsyncJsonWebsocketConsumer):
         else:
             await self._error("bad-request", f'Unknown message type {kind!r}: send "goto" or "blackout".')
 
-    async def talk_position(self, event: dict) -> None:
-        await self.send_json({"type": "position", "slide": event["slide"], "live": event["live"]})
+    async def disconnect(self, code) -> None:
+        await self._unfollow()
 
-    async def talk_blackout(self, event: dict) -> None:
-        await self.send_json({"type": "blackout", "on": event["on"]})
+    async def _unfollow(self) -> None:
+        if self.following:
+            self.following = False
+            await fanout_leave(self.group, self)
 
     async def _goto(self, slide: object) -> None:
         if not self.presenter:

@@ -14,6 +14,7 @@ import asyncio
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from config.fanout import fanout_join, fanout_leave
 from config.ratelimit import client_address
 from config.websocket import BadFrame, frame_json
 from deck.errors import DeckFileError, DeckNotFound
@@ -46,6 +47,7 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
     """One attendee's page of one deck, at /ws/decks/<slug>/runs/."""
 
     attendee: Attendee | None = None
+    watching = ""  # the presenter's runs group this page watches, if it does
     _slide_wanted: int | None = None
     _slide_task: asyncio.Task | None = None
 
@@ -64,16 +66,21 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
         except (DeckNotFound, DeckFileError):
             await self._refuse(CLOSE_NOT_FOUND, "not-found", f"There is no deck called {self.deck_slug!r}.")
             return
-        groups = [attendee_group(self.attendee.id)]
+        group = attendee_group(self.attendee.id)
+        await self.channel_layer.group_add(group, self.channel_name)
+        self.groups.append(group)  # websocket_disconnect leaves it for us
         if not self.attendee.is_presenter:  # followers watch the presenter's runs (sandbox.broadcast)
-            groups.append(presenter_runs_group(self.deck_slug))
-        for group in groups:
-            await self.channel_layer.group_add(group, self.channel_name)
-            self.groups.append(group)  # websocket_disconnect leaves it for us
+            self.watching = presenter_runs_group(self.deck_slug)
+            await fanout_join(self.watching, self, render=dict)  # one subscription per process (config.fanout)
         # Accepted only once in the group: whatever is sent to the attendee after the page's socket
         # opened (a run ending elsewhere, a reset) reaches it.
         await self.accept()
         await runs_interrupted_mark_once()
+
+    async def disconnect(self, code) -> None:
+        if self.watching:
+            await fanout_leave(self.watching, self)
+            self.watching = ""
 
     async def _refuse(self, code: int, error: str, message: str) -> None:
         await self.accept()  # a refusal says why in words, then closes
@@ -198,7 +205,3 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
     sandbox_progress = _forward  # the setup status of the sandbox (see sandbox.protocol)
     sandbox_reset = _forward
     check_result = _forward
-    # the presenter's runs, read-only (sandbox.broadcast)
-    presenter_run_started = _forward
-    presenter_run_output = _forward
-    presenter_run_finished = _forward

@@ -29,6 +29,7 @@ from rooms.models import HelpRequest, Member, Room
 from rooms.roster import room_board
 from rooms.selectors import membership_for, room_by_code
 from rooms.services import member_remove, room_close, room_lock
+from sandbox.executor import db_long
 from sandbox.identity import NoSession, attendee_for
 from sandbox.runs import sandbox_reset
 
@@ -176,7 +177,7 @@ class DashboardConsumer(_JsonSocket):
             self.room.refresh_from_db()
             return room_board(room=self.room)
 
-        board = await database_sync_to_async(read)()
+        board = await db_long(read)()
         text = json.dumps(board, sort_keys=True)
         if text != self._sent:
             self._sent = text
@@ -247,7 +248,7 @@ class DashboardConsumer(_JsonSocket):
 
     async def _member_remove(self, content: dict) -> None:
         member = await database_sync_to_async(member_in_room)(room=self.room, member_id=content.get("member"))
-        await database_sync_to_async(member_remove)(member=member)
+        await db_long(member_remove)(member=member)
         message = protocol.room_left(message=f"The presenter removed you from room {self.room.code}.")
         await _tell(member_group(member.id), self.channel_layer, message)
         await self.send_json(protocol.done(action="member.remove", message=f"{member.name} was removed."))
@@ -259,7 +260,7 @@ class DashboardConsumer(_JsonSocket):
         await self.send_json(protocol.done(action="room.lock", message=f"Room {self.room.code} is {said}."))
 
     async def _room_close(self, content: dict) -> None:
-        change = await database_sync_to_async(room_close)(room=self.room)
+        change = await db_long(room_close)(room=self.room)
         message = protocol.room_closed(code=self.room.code, self_paced=settings.PODIUM_SELF_PACED)
         await _tell(room_group(self.room.id), self.channel_layer, message)
         failed = f"; {len(change.failed)} sandbox(es) could not be removed" if change.failed else ""

@@ -3,6 +3,13 @@
 Backend calls (docker, kubernetes) block, so they run in a pool of their
 own through `in_thread`, never on the event loop; `group_send` delivers one
 message of the runs protocol (`sandbox.protocol`) to a group.
+
+Database calls from consumers (`database_sync_to_async`) all share ONE thread
+per process: a consumer has no per-request context to give it a thread of its
+own. A call that may take long, because it also calls a backend (destroying a
+room's sandboxes) or reads much (a whole room's board), goes through
+`db_long` instead, so it never holds up everyone else's short ones: a
+follower's join, a run's claim.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import functools
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
@@ -39,3 +47,8 @@ async def in_thread(fn, /, *args, **kwargs):
 async def group_send(group: str, event: dict) -> None:
     """Send `event` to a group through the configured channel layer."""
     await get_channel_layer().group_send(group, event)
+
+
+def db_long(fn):
+    """`database_sync_to_async(fn)` run in a pool thread rather than the one thread short database calls share."""
+    return database_sync_to_async(fn, thread_sensitive=False)

@@ -3,6 +3,9 @@ and what an attendee cannot do with it. Runs go through the real runs websocket 
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
 import pytest
 from channels.db import database_sync_to_async
 from django.contrib.sessions.backends.db import SessionStore
@@ -12,9 +15,9 @@ from rooms.models import Member
 from rooms.services import room_open
 from tests.rooms.room_support import joined
 from tests.rooms.sockets import dashboard, room_line
-from tests.sandbox.runs_support import SLUG, new_session, page, presenter_session
+from tests.sandbox.runs_support import SLUG, WAIT, follower, new_session, page, presenter_session
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("local_backend")]
+pytestmark = [pytest.mark.django_db(transaction=True)]
 
 FAILS = (
     "echo starting; echo 'docker: Error response from daemon: Conflict. The container name is in use by container"
@@ -32,7 +35,7 @@ def row_of(board: dict, name: str) -> dict:
 
 
 @pytest.fixture
-async def room_of_two():
+async def room_of_two(local_backend):
     """An open room with Ada and Bob in it; (room, presenter key, {name: session key}, {name: member})."""
     room = await database_sync_to_async(room_open)(deck_slug=SLUG)
     keys = {"Ada": await new_session(), "Bob": await new_session()}
@@ -158,3 +161,32 @@ async def test_an_attendee_cannot_open_the_dashboard_or_act_on_anyone(room_of_tw
             assert answer["type"] == "error" and answer["code"] == "bad-request", attempt
     bob = await database_sync_to_async(Member.objects.get)(pk=members["Bob"].pk)
     assert bob.status == Member.Status.ADMITTED
+
+
+async def test_closing_a_room_whose_sandboxes_are_slow_to_go_holds_up_nobody(room_of_two, local_backend, monkeypatch):
+    # The engine removing Ada's sandbox takes as long as the test says (a slow `docker rm` cannot be provoked
+    # at will): meanwhile, a new follower of the talk must still get the current slide.
+    room, presenter, keys, _ = room_of_two
+    async with page(keys["Ada"]) as ada:
+        assert (await ada.run())[0]["status"] == "ok"
+    removing, go_on = threading.Event(), threading.Event()
+    destroy = type(local_backend).destroy
+
+    def slow_destroy(self, *, state: dict) -> None:
+        removing.set()
+        go_on.wait(3 * WAIT)
+        destroy(self, state=state)
+
+    monkeypatch.setattr(type(local_backend), "destroy", slow_destroy)
+    try:
+        async with dashboard(room.code, presenter) as board_socket:
+            await board_socket.send(type="room.close")
+            assert await asyncio.to_thread(removing.wait, WAIT)
+            async with follower(slug=SLUG) as (_, hello):
+                assert hello["type"] == "position"
+            assert not go_on.is_set()  # Ada's sandbox was still being removed the whole time
+            go_on.set()
+            closed = await board_socket.wait_for(lambda m: m["type"] == "done")
+            assert closed["message"] == f"Room {room.code} is closed."
+    finally:
+        go_on.set()

@@ -49,6 +49,33 @@ async def docker_backend(settings):
     """
     settings.PODIUM_SANDBOX_BACKEND = "docker"
     settings.PODIUM_SANDBOX_SECURITY = SECURITY
+    async for backend in _backend_in_use():
+        yield backend
+
+
+@pytest.fixture
+async def kubernetes_backend(settings, cluster):
+    """The real KubernetesBackend on the test cluster for one test (request it after `local_backend`).
+
+    The workspace image is built on the node's engine and the registry mirror filled first (no-ops when
+    done). Every sandbox the test made is destroyed afterwards.
+    """
+    from provision.registry import registry_fill
+    from provision.workspace.build import workspace_image_build
+
+    await asyncio.to_thread(workspace_image_build, progress=print)
+    await asyncio.to_thread(registry_fill, progress=print)
+    settings.PODIUM_SANDBOX_BACKEND = "kubernetes"
+    settings.PODIUM_KUBECONFIG = str(cluster.kubeconfig)
+    # Its Docker sidecar has no userns mode, and privileged containers fail on these machines.
+    settings.PODIUM_SANDBOX_SECURITY = SECURITY.replace("userns", "") or "capabilities"
+    settings.PODIUM_K8S_DOCKER = True
+    async for backend in _backend_in_use():
+        yield backend
+
+
+async def _backend_in_use():
+    """The configured backend, checked; afterwards every sandbox row's sandbox is destroyed."""
     backend_get.cache_clear()
     backend = backend_get()
     problem = await asyncio.to_thread(backend.check)

@@ -211,6 +211,8 @@ PODIUM_SANDBOX_SUBNET_POOL = env_str("PODIUM_SANDBOX_SUBNET_POOL", "10.210.0.0/1
 PODIUM_RUN_TIMEOUT = env_float("PODIUM_RUN_TIMEOUT", 120.0)
 PODIUM_RUN_OUTPUT_CAP = env_int("PODIUM_RUN_OUTPUT_CAP", 1024 * 1024)
 PODIUM_RUN_CODE_MAX = env_int("PODIUM_RUN_CODE_MAX", 64 * 1024)
+# Seconds between the beats of a run's executor (sandbox.liveness); a run silent for 4 beats lost its executor.
+PODIUM_RUN_BEAT_SECONDS = env_float("PODIUM_RUN_BEAT_SECONDS", 5.0)
 PODIUM_RUNS_PER_ATTENDEE = env_int("PODIUM_RUNS_PER_ATTENDEE", 2)
 PODIUM_MAX_SANDBOXES = env_int("PODIUM_MAX_SANDBOXES", 50)
 # Whether anyone may open a deck and run code without joining a room (the single-user laptop's way);

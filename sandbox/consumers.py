@@ -22,13 +22,14 @@ from sandbox import protocol
 from sandbox.admission import sandbox_admission_check
 from sandbox.checks import check_find, check_run
 from sandbox.errors import RunRefused
+from sandbox.executor import db_long
 from sandbox.groups import attendee_group, presenter_runs_group
 from sandbox.identity import NoSession, attendee_for
 from sandbox.limits import checks_rate_hit, sandboxes_rate_hit
 from sandbox.models import Attendee
 from sandbox.progress import progress_of, progress_slide_store
 from sandbox.protocol import CLIENT_TYPES_SAID, CLOSE_NO_SESSION, CLOSE_NOT_FOUND
-from sandbox.reconcile import runs_interrupted_mark_once
+from sandbox.reconcile import runs_interrupted_mark_once, runs_lost_end
 from sandbox.runs import run_cancel, run_create, run_dispatch
 from sandbox.runs import sandbox_reset as sandbox_reset_start
 from sandbox.selectors import presenter_runs_last, run_last_per_block
@@ -76,6 +77,7 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
         # opened (a run ending elsewhere, a reset) reaches it.
         await self.accept()
         await runs_interrupted_mark_once()
+        await db_long(runs_lost_end)(attendee=self.attendee)  # a run of theirs whose worker died ends now
 
     async def disconnect(self, code) -> None:
         if self.watching:
@@ -123,10 +125,16 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
             await self._error("bad-request", f"Unknown message type {str(kind)[:40]!r}: send {CLIENT_TYPES_SAID}.")
 
     async def _run(self, block: object, code: object) -> None:
+        create = database_sync_to_async(run_create)
+        kwargs = {"attendee": self.attendee, "deck_slug": self.deck_slug, "block_id": block, "code": code}
         try:
-            run = await database_sync_to_async(run_create)(
-                attendee=self.attendee, deck_slug=self.deck_slug, block_id=block, code=code, address=self.address
-            )
+            try:
+                run = await create(**kwargs, address=self.address)
+            except RunRefused as exc:
+                # At the limit of runs at once because of runs whose worker died? End those, then try again.
+                if exc.code != "limit" or not await db_long(runs_lost_end)(attendee=self.attendee):
+                    raise
+                run = await create(**kwargs, address=self.address)
         except RunRefused as exc:
             await self._error(exc.code, exc.message, block=block if isinstance(block, str) else None)
             return

@@ -91,6 +91,7 @@ class Run(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    beat_at = models.DateTimeField(null=True, blank=True)  # the executor's last sign of life (sandbox.liveness)
 
     class Meta:
         ordering = ["-created_at"]

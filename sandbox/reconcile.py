@@ -18,18 +18,25 @@ from datetime import datetime, timedelta
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from sandbox import protocol
 from sandbox.backends import backend_get
 from sandbox.backends.base import Backend
 from sandbox.broadcast import run_sender
-from sandbox.models import Run, Sandbox
+from sandbox.errors import SandboxError
+from sandbox.liveness import runs_lost
+from sandbox.models import Attendee, Run, Sandbox
 from sandbox.runs import run_finish
 
 log = logging.getLogger(__name__)
 
 INTERRUPTED = "The server restarted during this run, so it was stopped."
+LOST = (
+    "The worker running this stopped (it was restarted or crashed), so the run was ended. "
+    "Your sandbox is kept: run it again."
+)
 # A run can wait for its sandbox to be created before its own timeout starts.
 RUN_GRACE = timedelta(minutes=5)
 PROCESS_STARTED_AT = timezone.now()
@@ -89,12 +96,40 @@ def runs_interrupted_mark(*, created_before: datetime) -> list[str]:
     Each gets status error with a sentence saying the server restarted, and
     its attendee's open pages are told.
     """
+    runs = Run.objects.filter(status__in=Run.ACTIVE, created_at__lt=created_before)
+    return _runs_end(runs, message=INTERRUPTED)
+
+
+def runs_lost_end(*, attendee: Attendee | None = None, backend: Backend | None = None) -> list[str]:
+    """End the runs whose executor stopped beating (`sandbox.liveness`), of `attendee` or of everyone (blocking).
+
+    Each ends with status error and a sentence saying its worker stopped; what is left of it in the sandbox is
+    killed, so the sandbox (kept) is free for the next run; the attendee's open pages are told.
+    """
+    lost = runs_lost(attendee=attendee)
+    if not lost.exists():
+        return []
+    if backend is None:
+        try:
+            backend = backend_get()
+        except ImproperlyConfigured:  # nothing to kill anywhere; the runs still end
+            backend = None
+    return _runs_end(lost, message=LOST, backend=backend)
+
+
+def _runs_end(runs, *, message: str, backend: Backend | None = None) -> list[str]:
     ended = []
-    for run in Run.objects.filter(status__in=Run.ACTIVE, created_at__lt=created_before).select_related("attendee"):
-        done = run_finish(run_id=str(run.id), status=Run.Status.ERROR, output=run.output, message=INTERRUPTED)
+    for run in runs.select_related("attendee", "sandbox"):
+        done = run_finish(run_id=str(run.id), status=Run.Status.ERROR, output=run.output, message=message)
         if done is None:
             continue
         ended.append(str(run.id))
+        sandbox = run.sandbox
+        if backend is not None and sandbox is not None and sandbox.state and sandbox.backend == backend.name:
+            try:
+                backend.cancel(state=sandbox.state, run_id=str(run.id))
+            except SandboxError as error:
+                log.warning("run %s: could not kill what is left of it: %s", run.id, error)
         try:
             async_to_sync(run_sender(run.attendee))(protocol.run_finished(run=done))
         except Exception:  # a page learns it on reload anyway; the channel layer may be down too

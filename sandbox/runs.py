@@ -37,6 +37,7 @@ from sandbox.errors import RunRefused, SandboxError, SandboxNotFound
 from sandbox.executor import group_send, in_thread
 from sandbox.groups import WORKER_CHANNEL, attendee_group
 from sandbox.limits import runs_rate_hit, sandboxes_rate_hit
+from sandbox.liveness import run_beating
 from sandbox.models import Attendee, Run, Sandbox
 from sandbox.progress import progress_reset_mark
 from sandbox.sandboxes import (
@@ -152,7 +153,8 @@ async def run_execute(*, run_id: str) -> None:
     stop = _stops.setdefault(run_id, threading.Event())
     outcome: dict = {"status": Run.Status.ERROR, "message": "Something went wrong on the server; try again."}
     try:
-        outcome = await _run_in_sandbox(run=run, attendee=attendee, options=options, stream=stream, stop=stop)
+        async with run_beating(run_id=run_id):  # so a run whose worker dies is ended (sandbox.liveness)
+            outcome = await _run_in_sandbox(run=run, attendee=attendee, options=options, stream=stream, stop=stop)
     except SandboxError as exc:
         log.warning("run %s: %s", run_id, exc)
         outcome = {"status": Run.Status.ERROR, "message": exc.user_message}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import faulthandler
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -21,6 +22,23 @@ def artifacts_dir() -> Path:
     """Folder for screenshots and other files a person may want to look at after CI (git-ignored)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
+    """On SQLite, the test database is a file, as in production, not Django's default in-memory one.
+
+    Podium's database calls come from several threads at once (the one thread short calls share, a pool for
+    long ones, pool fills). In-memory SQLite shares one cache between connections, where a reader meeting
+    another connection's write fails at once with "database table is locked" instead of waiting its turn:
+    tests then failed on a concurrency production never has. A file in WAL mode waits, as production does.
+    """
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3"):
+        name = Path(tempfile.gettempdir()) / f"podium-test-{uuid.uuid4().hex[:12]}.sqlite3"
+        database.setdefault("TEST", {})["NAME"] = str(name)
 
 
 @pytest.fixture(autouse=True)

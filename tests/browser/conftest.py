@@ -9,16 +9,8 @@ aborted and recorded, so a test can assert that nothing loads from the internet.
 
 from __future__ import annotations
 
-import os
-import re
 import shutil
-import socket
-import subprocess
-import time
-import urllib.request
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -28,9 +20,9 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
+from tests.live_server import PodiumServer, live_server  # noqa: F401 - the browser tests import them here
+
 ROOT = Path(__file__).resolve().parents[2]
-PYTHON = ROOT / ".venv" / "bin" / "python"
-DAPHNE = ROOT / ".venv" / "bin" / "daphne"
 SHIPPED_DECK = ROOT / "slides" / "intro-docker-kubernetes.md"
 SEED_DECK = Path("/work/shared/seed/intro-docker-kubernetes.md")
 SLUG = "intro-docker-kubernetes"
@@ -104,59 +96,6 @@ def deck_open(page, url: str | None = None):
         page.remove_listener("requestfailed", failed)
 
 
-@dataclass
-class PodiumServer:
-    """The daphne process, where it listens, and the presenter link `manage.py talk link` printed for it."""
-
-    port: int
-    env: dict
-    log: Path
-    slug: str
-    presenter_link: str = ""
-    slides_dir: Path = ROOT
-    process: subprocess.Popen | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def url(self, path: str) -> str:
-        return f"{self.base_url}{path}"
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [str(DAPHNE), "-b", "127.0.0.1", "-p", str(self.port), "config.asgi:application"],
-                cwd=ROOT,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        _wait_until_serving(self.url("/"), self.process, self.log)
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
-
-    def restart(self) -> None:
-        """Stop and start again on the same port: every websocket drops, the database stays."""
-        self.stop()
-        self.start()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _slides_folder(tmp: Path) -> Path:
     """The shipped slides/ folder once the deck is there; until then the seed deck in a folder of its own."""
     if SHIPPED_DECK.exists():
@@ -165,71 +104,6 @@ def _slides_folder(tmp: Path) -> Path:
     folder.mkdir()
     shutil.copy(SEED_DECK, folder / SEED_DECK.name)
     return folder
-
-
-def _manage(env: dict, *args: str) -> str:
-    result = subprocess.run(
-        [str(PYTHON), "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-    return result.stdout
-
-
-def _wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"daphne exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback test server
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"daphne did not answer {url} within 60 s:\n{log.read_text()}")
-
-
-@contextmanager
-def live_server(tmp: Path, *, slides: Path, slug: str, extra_env: dict | None = None) -> Iterator[PodiumServer]:
-    """A started PodiumServer on `slides` with a fresh SQLite database; stopped and removed afterwards.
-
-    `extra_env` adds or overrides environment variables of the server (e.g. the sandbox security mode).
-    """
-    database = Path("/tmp") / f"podium-browser-{uuid.uuid4().hex}.sqlite3"
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"DATABASE_URL", "REDIS_URL", "PODIUM_PRESENTER_TOKEN", "DJANGO_SETTINGS_MODULE"}
-    }
-    env.update(
-        {
-            "DATABASE_URL": f"sqlite:///{database}",
-            "PODIUM_SLIDES_DIR": str(slides),
-            "PODIUM_VAR_DIR": str(tmp / "var"),
-            "PODIUM_SERVE_STATIC": "1",
-            "PODIUM_ENV": "test",
-            "DEBUG": "1",
-        }
-    )
-    env.update(extra_env or {})
-    port = _free_port()
-    try:
-        _manage(env, "migrate", "--noinput", "-v", "0")
-        printed = _manage(env, "talk", "link", slug, "--base-url", f"http://127.0.0.1:{port}")
-        match = re.search(r"Presenter:\s*(\S+)", printed)
-        assert match, f"`manage.py talk link` printed no presenter link:\n{printed}"
-        server = PodiumServer(
-            port=port, env=env, log=tmp / "daphne.log", slug=slug, presenter_link=match.group(1), slides_dir=slides
-        )
-        try:
-            server.start()
-            yield server
-        finally:
-            server.stop()
-    finally:
-        for path in database.parent.glob(database.name + "*"):
-            path.unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="package")

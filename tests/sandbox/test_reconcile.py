@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from channels.db import database_sync_to_async
 from django.core.management import call_command
+from django.utils import timezone
 
-from sandbox.reconcile import INTERRUPTED, sandbox_reconcile
+from sandbox.models import Run
+from sandbox.reconcile import INTERRUPTED, LOST, sandbox_reconcile
 from tests.sandbox.runs_support import attendee_with_sandbox, managed_ids, orphan, page, running_run
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("local_backend")]
@@ -91,3 +93,22 @@ async def test_a_worker_reconciles_when_it_starts(local_backend, sandbox_worker)
         assert end["status"] == "ok"
         assert (await me.finished(str(dead.id)))["status"] == "error"
     assert stray not in await database_sync_to_async(managed_ids)(local_backend)
+
+
+def test_the_culler_ends_runs_whose_worker_stopped_beating_and_only_those(local_backend, settings):
+    settings.PODIUM_RUN_BEAT_SECONDS = 5
+    settings.PODIUM_RUNS_PER_ATTENDEE = 3
+    _, attendee, _ = attendee_with_sandbox(local_backend)
+    silent = running_run(attendee, age=timedelta(seconds=30))
+    beating = running_run(attendee, age=timedelta(seconds=30))
+    never_claimed = running_run(attendee, age=timedelta(seconds=30))
+    Run.objects.filter(id=silent.id).update(beat_at=timezone.now() - timedelta(seconds=21))  # 4 beats and more
+    Run.objects.filter(id=beating.id).update(beat_at=timezone.now() - timedelta(seconds=5))
+    out = StringIO()
+
+    call_command("sandbox", "cull", stdout=out)
+
+    assert "1 run(s) whose worker stopped ended." in out.getvalue()
+    statuses = dict(Run.objects.values_list("id", "status"))
+    assert (statuses[silent.id], statuses[beating.id], statuses[never_claimed.id]) == ("error", "running", "running")
+    assert Run.objects.get(id=silent.id).error_message == LOST

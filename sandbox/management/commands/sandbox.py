@@ -23,7 +23,7 @@ from provision.registry import registry_ensure, registry_fill
 from provision.workspace.build import workspace_image_build
 from sandbox.cull import sandbox_cull
 from sandbox.errors import SandboxError
-from sandbox.reconcile import sandbox_reconcile
+from sandbox.reconcile import runs_lost_end, sandbox_reconcile
 
 
 class Command(BaseCommand):
@@ -114,6 +114,13 @@ class Command(BaseCommand):
             for sandbox_id, reason in report.failed.items():
                 self.stderr.write(f"sandbox {sandbox_id[:12]} could not be removed: {reason}")
             self.stdout.write(f"{len(report.culled)} idle sandbox(es) removed.")
+            try:
+                lost = runs_lost_end()
+            except SandboxError as error:
+                self.stderr.write(str(error))
+            else:
+                if lost:
+                    self.stdout.write(f"{len(lost)} run(s) whose worker stopped ended.")
             if settings.PODIUM_SANDBOX_FIREWALL:  # another tool may have inserted rules above the firewall's
                 try:
                     firewall_keep_first(progress=self._progress)

@@ -30,6 +30,10 @@ class SandboxNotFound(SandboxError):
     user_message = "Your sandbox is gone; it will be created again on your next run."
 
 
+class SandboxNotStarted(SandboxNotFound):
+    """The sandbox was gone when a run was to start in it: nothing of the run ran, so it may be tried again."""
+
+
 class SandboxLimitReached(SandboxError):
     """A limit refused the request (too many sandboxes, too many runs at once, code too long)."""
 

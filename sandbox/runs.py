@@ -33,7 +33,7 @@ from sandbox.backends import backend_get
 from sandbox.backends.base import RunRequest, RunResult
 from sandbox.blocks import block_for_run, block_options_of
 from sandbox.broadcast import run_sender
-from sandbox.errors import RunRefused, SandboxError, SandboxNotFound
+from sandbox.errors import RunRefused, SandboxError, SandboxNotFound, SandboxNotStarted
 from sandbox.executor import group_send, in_thread
 from sandbox.groups import WORKER_CHANNEL, attendee_group
 from sandbox.limits import runs_rate_hit, sandboxes_rate_hit
@@ -180,10 +180,10 @@ async def _run_in_sandbox(
     *, run: Run, attendee: Attendee, options: dict[str, str], stream: RunStream, stop: threading.Event
 ) -> dict:
     """Ensure the sandbox, run the code in it, and return how it ended (fields of `run_finish`)."""
-    sandbox = await sandbox_ensure(attendee=attendee, setup_status=stream.setup_status)
+    sandbox = await sandbox_ensure(attendee=attendee, setup_status=stream.setup_status, trust_ready=True)
     backend = await in_thread(backend_get)
     started = await database_sync_to_async(_run_mark_running)(run_id=str(run.id), sandbox=sandbox)
-    if started is None:  # cancelled while the sandbox was being made
+    if not started:  # cancelled while the sandbox was being made
         return {"status": Run.Status.CANCELLED, "message": CANCELLED_BEFORE}
     stream.event(protocol.run_started(run=run))
     activity_tell_soon(attendee=attendee, what="run")
@@ -201,10 +201,18 @@ async def _run_in_sandbox(
     if not settings.PODIUM_EMBEDDED_WORKER:
         watcher = asyncio.create_task(_cancel_watch(run_id=str(run.id), stop=stop))
     try:
-        result = await in_thread(
-            backend.execute, state=sandbox.state, request=request, on_output=stream.output, should_stop=stop.is_set
-        )
-    except SandboxNotFound:
+        try:
+            result = await in_thread(
+                backend.execute, state=sandbox.state, request=request, on_output=stream.output, should_stop=stop.is_set
+            )
+        except SandboxNotStarted:
+            # Gone before the code started (the ready row was trusted): make it again and run there.
+            await database_sync_to_async(sandbox_gone_mark)(sandbox_id=sandbox.id, state=sandbox.state)
+            sandbox = await sandbox_ensure(attendee=attendee, setup_status=stream.setup_status)
+            result = await in_thread(
+                backend.execute, state=sandbox.state, request=request, on_output=stream.output, should_stop=stop.is_set
+            )
+    except SandboxNotFound:  # it ran, then its sandbox went: say so; the next run makes a new one
         await database_sync_to_async(sandbox_gone_mark)(sandbox_id=sandbox.id, state=sandbox.state)
         raise
     finally:
@@ -246,11 +254,12 @@ def _run_claim(*, run_id: str) -> tuple[Run, Attendee, dict[str, str]] | None:
     return None if run is None else (run, run.attendee, block_options_of(run=run))
 
 
-def _run_mark_running(*, run_id: str, sandbox: Sandbox) -> Run | None:
+def _run_mark_running(*, run_id: str, sandbox: Sandbox) -> bool:
+    """Mark the queued run running in `sandbox`; False when it was cancelled (or taken) meanwhile."""
     updated = Run.objects.filter(id=run_id, status=Run.Status.QUEUED, cancel_requested=False).update(
         status=Run.Status.RUNNING, sandbox=sandbox, started_at=timezone.now()
     )
-    return Run.objects.get(id=run_id) if updated else None
+    return bool(updated)
 
 
 def _run_cancel_requested(*, run_id: str) -> bool:

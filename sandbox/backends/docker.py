@@ -154,7 +154,7 @@ class DockerBackend(Backend):
         command = runner.as_attendee(
             runner.run_command(kind=request.kind, run_id=request.run_id), security=self.config.security
         )
-        with engine_errors("starting your run", container=container):
+        with engine_errors("starting your run", container=container, starting=True):
             exec_id = api.exec_create(container, command, environment=runner.run_environment(request))["Id"]
             stream = api.exec_start(exec_id, stream=True, demux=True)
         output = OutputCap(request.output_cap, on_output)

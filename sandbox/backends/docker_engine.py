@@ -21,7 +21,7 @@ import requests.exceptions
 
 from sandbox.backends.base import SandboxSpec
 from sandbox.backends.docker_spec import SUBNET_PREFIX, network_kwargs, sandbox_names, subnet_candidates
-from sandbox.errors import SandboxError, SandboxLimitReached, SandboxNotFound, SandboxUnavailable
+from sandbox.errors import SandboxError, SandboxLimitReached, SandboxNotFound, SandboxNotStarted, SandboxUnavailable
 
 API_TIMEOUT = 60  # seconds for one engine call (creating a container on a busy host can take a while)
 EXIT_CODE_WAIT = 2.0  # seconds for the engine to record the exit code after the output ended
@@ -143,15 +143,19 @@ def container_get(client: docker.DockerClient, name: str):
 
 
 @contextlib.contextmanager
-def engine_errors(doing: str, *, container: str | None = None) -> Iterator[None]:
-    """Turn docker SDK failures into sandbox errors with a sentence for the learner."""
+def engine_errors(doing: str, *, container: str | None = None, starting: bool = False) -> Iterator[None]:
+    """Turn docker SDK failures into sandbox errors with a sentence for the learner.
+
+    `starting`: the calls make a run's exec, so a sandbox found gone means nothing ran (SandboxNotStarted).
+    """
+    gone = SandboxNotStarted if starting else SandboxNotFound
     try:
         yield
     except docker.errors.NotFound as error:
-        raise SandboxNotFound(f"{doing}: {first_line(error)}") from None
+        raise gone(f"{doing}: {first_line(error)}") from None
     except docker.errors.APIError as error:
         if error.status_code == 409 and container is not None:  # "container ... is not running"
-            raise SandboxNotFound(
+            raise gone(
                 f"{doing}: {first_line(error)}",
                 user_message="Your sandbox had stopped; it will start again on your next run.",
             ) from None

@@ -69,7 +69,7 @@ from sandbox.backends.kubernetes_pods import (
     workspace_delete,
 )
 from sandbox.backends.run_output import OutputCap, frames_follow
-from sandbox.errors import SandboxError, SandboxLimitReached, SandboxNotFound, SandboxUnavailable
+from sandbox.errors import SandboxError, SandboxLimitReached, SandboxNotFound, SandboxNotStarted, SandboxUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -359,7 +359,7 @@ class KubernetesBackend(Backend):
     def _exec_failed(self, namespace: str, error: BaseException) -> None:
         """Raise the sandbox error an exec that could not start means: a gone pod, or the API's refusal."""
         if self.poll(state={"namespace": namespace}) is not None:
-            raise SandboxNotFound(f"exec in {namespace}: the workspace pod is not running ({error})")
+            raise SandboxNotStarted(f"exec in {namespace}: the workspace pod is not running ({error})")
         reason = api_message(error) if isinstance(error, ApiException) else str(error)
         if isinstance(error, (ApiException, urllib3.exceptions.HTTPError, OSError)):
             raise SandboxUnavailable(

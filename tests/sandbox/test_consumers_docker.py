@@ -82,3 +82,23 @@ async def test_docker_attendees_are_isolated(docker_backend):
         assert (await alice.finished(run_id))["status"] == "cancelled"
     states = await sandbox_states()
     assert len(states) == 2 and states[0]["container"] != states[1]["container"]
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("how", ["stopped", "removed"])
+async def test_a_sandbox_that_went_away_behind_podiums_back_is_there_again_for_the_next_run(
+    docker_backend, docker_client, how
+):
+    # A warm run trusts the sandbox's row and asks the engine nothing first; one that finds the container
+    # gone before its code started has it made (or started) again and runs there, as if nothing happened.
+    async with page(await new_session()) as me:
+        end, _ = await me.run("echo first > /tmp/mark; cat /tmp/mark")
+        assert end["status"] == "ok"
+        [state] = await sandbox_states()
+        container = docker_client.containers.get(state["container"])
+        container.stop(timeout=1) if how == "stopped" else container.remove(force=True, v=True)
+
+        end, _ = await me.run("echo again; cat /tmp/mark 2>/dev/null || echo fresh")
+        assert (end["status"], end["exit_code"]) == ("ok", 0), me.log
+        # A stopped container keeps its files; a removed one comes back fresh.
+        assert me.text(end["run"]) == ("again\nfirst\n" if how == "stopped" else "again\nfresh\n")

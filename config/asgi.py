@@ -15,6 +15,7 @@ from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from config.routing import websocket_urlpatterns  # noqa: E402
+from ops.sockets import SocketCount  # noqa: E402
 from sandbox.backends.config import HOST_ROOT_MODES, security_line  # noqa: E402
 from sandbox.groups import WORKER_CHANNEL  # noqa: E402
 from sandbox.worker import SandboxWorker  # noqa: E402
@@ -25,8 +26,9 @@ http_app = ASGIStaticFilesHandler(django_asgi_app) if settings.PODIUM_SERVE_STAT
 
 application = ProtocolTypeRouter(
     {
-        "http": http_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # SocketCount: open websockets by kind for /metrics, and the event loop lag sampler (ops).
+        "http": SocketCount(http_app),
+        "websocket": SocketCount(AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))),
         # `manage.py runworker sandbox-runs`: the runs web processes hand over (see sandbox/worker.py).
         "channel": ChannelNameRouter({WORKER_CHANNEL: SandboxWorker.as_asgi()}),
     }

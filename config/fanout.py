@@ -138,3 +138,8 @@ def fanout_sockets(group: str) -> int:
     """How many sockets of this process receive `group` through its subscription (0 when none)."""
     fanout = _fanouts.get(group)
     return len(fanout.sockets) if fanout is not None else 0
+
+
+def fanout_groups(prefix: str = "") -> dict[str, int]:
+    """{group: sockets of this process receiving it} for every subscribed group whose name starts with `prefix`."""
+    return {group: len(fanout.sockets) for group, fanout in _fanouts.items() if group.startswith(prefix)}

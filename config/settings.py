@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "sandbox",
     "rooms",
     "workshop",
+    "ops",
 ]
 
 MIDDLEWARE = [
@@ -147,11 +148,18 @@ STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 
 LOGIN_URL = "/admin/login/"
 
+# PODIUM_LOG_FORMAT: "line" (for people) or "json" (one JSON object per line, for log collectors: ops.logs).
+PODIUM_LOG_FORMAT = env_str("PODIUM_LOG_FORMAT", "line")
+if PODIUM_LOG_FORMAT not in ("line", "json"):
+    raise ImproperlyConfigured(f'PODIUM_LOG_FORMAT must be "line" or "json", not {PODIUM_LOG_FORMAT!r}')
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
+    "formatters": {
+        "line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "ops.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": PODIUM_LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
 
@@ -167,6 +175,10 @@ PODIUM_PRESENTER_TOKEN = env_str("PODIUM_PRESENTER_TOKEN")
 PODIUM_SERVE_STATIC = env_bool("PODIUM_SERVE_STATIC", default=True)
 # Websocket messages larger than this many bytes are answered with an error, never parsed.
 PODIUM_WS_MESSAGE_MAX = env_int("PODIUM_WS_MESSAGE_MAX", 256 * 1024)
+# /metrics answers only the bearer of this token ("Authorization: Bearer <token>"; unset: no token works)
+# or addresses in these networks (comma-separated; empty: none).
+PODIUM_METRICS_TOKEN = env_str("PODIUM_METRICS_TOKEN")
+PODIUM_METRICS_NETWORKS = env_str("PODIUM_METRICS_NETWORKS", "127.0.0.1/32,::1/128")
 # Rate limits, "N/SECONDS" (at most N per window of SECONDS) or "off"; refusals say when to try again.
 # New sandboxes (first run, reset) per attendee and per client address (a room behind one NAT shares one);
 # runs and checks per attendee; wrong presenter links per client address.

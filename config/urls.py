@@ -10,6 +10,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from deck import urls as deck_urls
+from ops import urls as ops_urls
 from rooms import urls as rooms_urls
 from workshop import urls as workshop_urls
 
@@ -19,4 +20,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include((deck_pages, "deck"))),
     path("", include(rooms_urls)),
+    path("", include(ops_urls)),
 ]

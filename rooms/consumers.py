@@ -31,7 +31,7 @@ from rooms.selectors import membership_for, room_by_code
 from rooms.services import member_remove, room_close, room_lock
 from sandbox.executor import db_long
 from sandbox.identity import NoSession, attendee_for
-from sandbox.runs import sandbox_reset
+from sandbox.resets import sandbox_reset
 
 BOARD_SECONDS = 1.0  # the longest a board goes unread (changes nobody announced: a cull, a sandbox lost)
 BOARD_MIN_SECONDS = 0.25  # the shortest time between two reads: a room all finishing a step at once is one read

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 
@@ -126,13 +127,17 @@ def pool_fill(
             spec = SandboxSpec(
                 sandbox_id=sandbox.id.hex, attendee_id=sandbox.attendee_id.hex, talk=room.deck_slug, room=room.code
             )
+            began = time.monotonic()
             try:
                 state = backend.ensure(spec=spec, state={}, progress=lambda message: None)
             except SandboxError as error:
                 Sandbox.objects.filter(id=sandbox.id).update(status=Sandbox.Status.FAILED)
                 report.failed[sandbox.id.hex] = str(error)
                 continue
-            stored = Sandbox.objects.filter(id=sandbox.id).update(state=state, status=Sandbox.Status.READY)
+            made_ms = int((time.monotonic() - began) * 1000)
+            stored = Sandbox.objects.filter(id=sandbox.id).update(
+                state=state, status=Sandbox.Status.READY, create_ms=made_ms
+            )
             if not stored or not _still_open(room):
                 # Drained while it was being made: no row would ever find it again, so it goes now.
                 backend.destroy(state=state)

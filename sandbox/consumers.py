@@ -30,8 +30,8 @@ from sandbox.models import Attendee
 from sandbox.progress import progress_of, progress_slide_store
 from sandbox.protocol import CLIENT_TYPES_SAID, CLOSE_NO_SESSION, CLOSE_NOT_FOUND
 from sandbox.reconcile import runs_interrupted_mark_once, runs_lost_end
+from sandbox.resets import sandbox_reset as sandbox_reset_start
 from sandbox.runs import run_cancel, run_create, run_dispatch
-from sandbox.runs import sandbox_reset as sandbox_reset_start
 from sandbox.selectors import presenter_runs_last, run_last_per_block
 from sandbox.watchers import activity_tell_soon
 

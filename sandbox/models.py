@@ -52,6 +52,7 @@ class Sandbox(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.CREATING)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(auto_now_add=True)
+    create_ms = models.PositiveIntegerField(null=True, blank=True)  # how long the backend took to make it
 
     def __str__(self) -> str:
         return f"sandbox {self.id.hex[:12]} ({self.status})"
@@ -92,6 +93,7 @@ class Run(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     beat_at = models.DateTimeField(null=True, blank=True)  # the executor's last sign of life (sandbox.liveness)
+    first_output_ms = models.PositiveIntegerField(null=True, blank=True)  # from the click to the first output
 
     class Meta:
         ordering = ["-created_at"]

@@ -15,10 +15,9 @@ sandbox. After a restart, see `sandbox.reconcile`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import functools
 import logging
 import threading
+from datetime import datetime
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
@@ -34,22 +33,18 @@ from sandbox.backends.base import RunRequest, RunResult
 from sandbox.blocks import block_for_run, block_options_of
 from sandbox.broadcast import run_sender
 from sandbox.errors import RunRefused, SandboxError, SandboxNotFound, SandboxNotStarted
-from sandbox.executor import group_send, in_thread
-from sandbox.groups import WORKER_CHANNEL, attendee_group
+from sandbox.executor import in_thread
+from sandbox.groups import WORKER_CHANNEL
 from sandbox.limits import runs_rate_hit, sandboxes_rate_hit
 from sandbox.liveness import run_beating
 from sandbox.models import Attendee, Run, Sandbox
-from sandbox.progress import progress_reset_mark
 from sandbox.sandboxes import (
-    ensure_lock,
     sandbox_ensure,
     sandbox_gone_mark,
     sandbox_is_live,
-    sandbox_mark,
     sandbox_room_check,
-    sandbox_spec,
 )
-from sandbox.selectors import run_get_for_attendee, runs_active, runs_active_count, sandbox_of
+from sandbox.selectors import run_get_for_attendee, runs_active_count
 from sandbox.streaming import RunStream
 from sandbox.watchers import activity_tell_soon
 
@@ -169,6 +164,7 @@ async def run_execute(*, run_id: str) -> None:
         _stops.pop(run_id, None)
         await stream.close()
     outcome.setdefault("output", stream.text())
+    outcome["first_output_at"] = stream.first_output_at
     outcome["truncated"] = outcome.get("truncated", False) or stream.truncated
     finished = await database_sync_to_async(run_finish)(run_id=run_id, **outcome)
     if finished is not None:  # else a cancel or a reconcile ended it first, and said so
@@ -274,8 +270,10 @@ def run_finish(
     output: str = "",
     truncated: bool = False,
     message: str = "",
+    first_output_at: datetime | None = None,
 ) -> Run | None:
-    """Store how the run ended: status, exit code, duration, the (capped) output and the sentence shown.
+    """Store how the run ended: status, exit code, duration, the (capped) output and the sentence shown,
+    and (when it printed anything) how long after the click its first output came.
 
     Returns None, changing nothing, when the run had already ended (the first end stored wins).
     """
@@ -283,6 +281,8 @@ def run_finish(
         run = Run.objects.select_for_update().filter(id=run_id, status__in=Run.ACTIVE).first()
         if run is None:
             return None
+        if first_output_at is not None:
+            run.first_output_ms = max(0, int((first_output_at - run.created_at).total_seconds() * 1000))
         return _run_store_end(run, status, exit_code, output, truncated, message)
 
 
@@ -298,9 +298,8 @@ def _run_store_end(run: Run, status: str, exit_code: int | None, output: str, tr
     run.status, run.exit_code, run.output, run.truncated = status, exit_code, output, truncated
     run.error_message, run.finished_at = message, now
     run.duration_ms = int((now - (run.started_at or run.created_at)).total_seconds() * 1000)
-    run.save(
-        update_fields=["status", "exit_code", "output", "truncated", "error_message", "finished_at", "duration_ms"]
-    )
+    fields = ["status", "exit_code", "output", "truncated", "error_message", "finished_at", "duration_ms"]
+    run.save(update_fields=[*fields, "first_output_ms"])
     Sandbox.objects.filter(id=run.sandbox_id).update(last_used_at=now)
     return run
 
@@ -356,44 +355,3 @@ def _run_cancel_queued(*, run_id: str) -> Run | None:
         if run is None:
             return None
         return _run_store_end(run, Run.Status.CANCELLED, None, "", False, CANCELLED_BEFORE)
-
-
-# -- reset -----------------------------------------------------------------------------------
-async def sandbox_reset(*, attendee: Attendee) -> dict:
-    """Throw the attendee's sandbox away and make a fresh one (their runs are cancelled first).
-
-    The setup status and the end go to the attendee's group as
-    `sandbox.progress` and `sandbox.reset` messages; the latter is also returned.
-    """
-    group = attendee_group(attendee.id)
-    for run in await database_sync_to_async(runs_active)(attendee=attendee):
-        with contextlib.suppress(RunRefused):  # it ended meanwhile
-            await run_cancel(attendee=attendee, run_id=run.id)
-    stream = RunStream(run_id="", send=functools.partial(group_send, group), output_cap=0)
-    status, message = "ok", "Your sandbox is fresh."
-    # Asked for afresh: what ran before is never replayed into a later sandbox.
-    await database_sync_to_async(progress_reset_mark)(attendee=attendee)
-    try:
-        async with ensure_lock(attendee.id):
-            backend = await in_thread(backend_get)
-            sandbox = await database_sync_to_async(sandbox_of)(attendee=attendee)
-            if sandbox is None or not sandbox.state or sandbox.backend != backend.name:
-                message = "Your sandbox will be created fresh on your next run."
-            else:
-                spec = sandbox_spec(attendee=attendee, sandbox=sandbox)
-                state = await in_thread(
-                    backend.reset, spec=spec, state=dict(sandbox.state), progress=stream.setup_status
-                )
-                await database_sync_to_async(sandbox_mark)(
-                    sandbox_id=sandbox.id, status=Sandbox.Status.READY, state=state
-                )
-    except SandboxError as exc:
-        log.warning("reset for attendee %s: %s", attendee.id, exc)
-        status, message = "error", exc.user_message
-    except ImproperlyConfigured as exc:
-        status, message = "error", f"Sandboxes are not configured: {exc}"
-    event = protocol.sandbox_reset(status=status, message=message)
-    stream.event(event)
-    await stream.close()
-    activity_tell_soon(attendee=attendee, what="sandbox")
-    return event

@@ -12,6 +12,7 @@ the next run creates it again).
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Callable
 
@@ -69,6 +70,7 @@ async def sandbox_ensure(
         before = await database_sync_to_async(sandbox_of)(attendee=attendee)
         sandbox = await database_sync_to_async(_sandbox_claim)(attendee=attendee, backend=backend)
         spec = sandbox_spec(attendee=attendee, sandbox=sandbox)
+        began = time.monotonic()
         try:
             state = await in_thread(backend.ensure, spec=spec, state=dict(sandbox.state), progress=setup_status)
         except SandboxError:
@@ -77,8 +79,9 @@ async def sandbox_ensure(
         if before is not None and before.status == Sandbox.Status.GONE:
             # Reaped (culled or vanished): bring back the attendee's work up to their last passed check.
             await progress_replay(attendee=attendee, backend=backend, sandbox_state=state, setup_status=setup_status)
+        made_ms = int((time.monotonic() - began) * 1000) if sandbox.status != Sandbox.Status.READY else None
         return await database_sync_to_async(sandbox_mark)(
-            sandbox_id=sandbox.id, status=Sandbox.Status.READY, state=state
+            sandbox_id=sandbox.id, status=Sandbox.Status.READY, state=state, create_ms=made_ms
         )
 
 
@@ -131,13 +134,18 @@ def _sandbox_claim(*, attendee: Attendee, backend: Backend) -> Sandbox:
         return sandbox
 
 
-def sandbox_mark(*, sandbox_id: uuid.UUID, status: str, state: dict | None = None) -> Sandbox:
-    """Store the sandbox's new status (and backend state, when given) and that it was used now."""
+def sandbox_mark(
+    *, sandbox_id: uuid.UUID, status: str, state: dict | None = None, create_ms: int | None = None
+) -> Sandbox:
+    """Store the sandbox's new status (and backend state, and how long making it took, when given) and that it
+    was used now."""
     sandbox = Sandbox.objects.get(id=sandbox_id)
     sandbox.status, sandbox.last_used_at = status, timezone.now()
     if state is not None:
         sandbox.state = state
-    sandbox.save(update_fields=["status", "state", "last_used_at"])
+    if create_ms is not None:
+        sandbox.create_ms = create_ms
+    sandbox.save(update_fields=["status", "state", "last_used_at", "create_ms"])
     return sandbox
 
 

@@ -19,6 +19,9 @@ import asyncio
 import codecs
 import contextlib
 from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from django.utils import timezone
 
 from sandbox import protocol
 
@@ -61,6 +64,7 @@ class RunStream:
         self._stream: str | None = None
         self._buffer = bytearray()
         self._last_sent = float("-inf")
+        self.first_output_at: datetime | None = None  # when the first output left for the browsers
         self._task = asyncio.create_task(self._pump())
 
     # -- called from backend threads ------------------------------------------------------------
@@ -155,6 +159,8 @@ class RunStream:
         if not text:
             return
         self.seq += 1
+        if self.first_output_at is None:
+            self.first_output_at = timezone.now()
         self._parts.append(text)
         self._last_sent = self._loop.time()
         await self.send(protocol.run_output(run_id=self.run_id, seq=self.seq, stream=stream, data=text))

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("config", "deck", "sandbox", "rooms", "workshop", "provision")
+PACKAGES = ("config", "deck", "sandbox", "rooms", "workshop", "provision", "ops")
 LINES_MAX = 400
 
 

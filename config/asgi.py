@@ -13,9 +13,11 @@ from channels.routing import ChannelNameRouter, ProtocolTypeRouter, URLRouter  #
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
+from django.core.exceptions import ImproperlyConfigured  # noqa: E402
 
 from config.routing import websocket_urlpatterns  # noqa: E402
 from ops.sockets import SocketCount  # noqa: E402
+from sandbox.backends import backend_class  # noqa: E402
 from sandbox.backends.config import HOST_ROOT_MODES, security_line  # noqa: E402
 from sandbox.groups import WORKER_CHANNEL  # noqa: E402
 from sandbox.worker import SandboxWorker  # noqa: E402
@@ -40,3 +42,11 @@ _mode = settings.PODIUM_SANDBOX_SECURITY
 logging.getLogger("podium").log(
     logging.WARNING if _mode in HOST_ROOT_MODES else logging.INFO, "sandbox security mode: %s", security_line(_mode)
 )
+
+# The backend's module, imported now rather than by the first page or run: it pulls in the docker and
+# kubernetes clients, and that first import holds the interpreter for seconds. Done on a request's thread,
+# it starved this process's event loop (every socket) while it lasted.
+try:
+    backend_class(settings.PODIUM_SANDBOX_BACKEND)
+except ImproperlyConfigured as error:
+    logging.getLogger("podium").warning("sandboxes are not configured: %s", error)

@@ -15,6 +15,7 @@ follower's join, a run's claim.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -35,7 +36,29 @@ def _backend_pool() -> ThreadPoolExecutor:
         if _pool is None:
             size = max(32, settings.PODIUM_MAX_SANDBOXES * settings.PODIUM_RUNS_PER_ATTENDEE + 16)
             _pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="podium-backend")
+            starter = threading.Thread(target=_threads_start, args=(_pool, size), name="podium-backend-start")
+            starter.daemon = True
+            starter.start()
         return _pool
+
+
+def _threads_start(pool: ThreadPoolExecutor, count: int) -> None:
+    """Start all `count` threads of `pool` now, from this thread.
+
+    A pool starts a thread when a call finds none idle, in the caller's thread, and `Thread.start` waits
+    until the new thread runs. Called from the event loop, that wait blocked every socket of the process:
+    when a room created its sandboxes at once (each creation holds a thread), the loop stalled for up to
+    half a second per new thread on a busy machine. Here `count` calls wait for each other, so the pool
+    starts a thread for each, and the threads are idle and ready before the loop needs them.
+    """
+    gate = threading.Barrier(count)
+
+    def wait() -> None:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            gate.wait(timeout=60)
+
+    for _ in range(count):
+        pool.submit(wait)
 
 
 async def in_thread(fn, /, *args, **kwargs):

@@ -95,6 +95,10 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": database_from_url(env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'podium.sqlite3'}"))}
+# Seconds a thread keeps its database connection between calls (checked before reuse). The websockets' database
+# calls run in long-lived threads: with 0, each call of a run's path (claim, mark, finish...) connected afresh.
+DATABASES["default"]["CONN_MAX_AGE"] = env_int("PODIUM_DB_CONN_MAX_AGE", 60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")

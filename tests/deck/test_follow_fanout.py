@@ -24,6 +24,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def follow_decks(settings):
     settings.PODIUM_SLIDES_DIR = FIXTURES
     settings.PODIUM_PRESENTER_TOKEN = ""
+    # The subscriptions are counted in the in-memory layer's own table (the Redis layer's cross-process
+    # delivery is test_consumers.py's test_follow_crosses_processes_through_redis).
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 
 def subscribed_channels() -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import faulthandler
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ def artifacts_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> Iterator[None]:
     """On SQLite, the test database is a file, as in production, not Django's default in-memory one.
 
     Podium's database calls come from several threads at once (the one thread short calls share, a pool for
@@ -36,9 +37,14 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -
     from django.conf import settings
 
     database = settings.DATABASES["default"]
-    if database["ENGINE"].endswith("sqlite3"):
-        name = Path(tempfile.gettempdir()) / f"podium-test-{uuid.uuid4().hex[:12]}.sqlite3"
-        database.setdefault("TEST", {})["NAME"] = str(name)
+    if not database["ENGINE"].endswith("sqlite3"):
+        yield
+        return
+    name = Path(tempfile.gettempdir()) / f"podium-test-{uuid.uuid4().hex[:12]}.sqlite3"
+    database.setdefault("TEST", {})["NAME"] = str(name)
+    yield
+    for leftover in (name, name.with_name(f"{name.name}-wal"), name.with_name(f"{name.name}-shm")):
+        leftover.unlink(missing_ok=True)  # Django removes the file; the write-ahead log and index may stay
 
 
 @pytest.fixture(autouse=True)

@@ -32,6 +32,7 @@ CONTEXT_FILES = (
     "podium-run",
     "podium-ready",
     "podium-engine",
+    "podium-agent",
     "podium-enter.c",
     "shell-prelude.sh",
 )

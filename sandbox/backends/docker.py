@@ -22,6 +22,7 @@ Every method blocks on the Docker Engine API; callers use threads.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import shlex
 import threading
@@ -44,11 +45,13 @@ from sandbox.backends.base import (
     StopCheck,
 )
 from sandbox.backends.config import DockerConfig
+from sandbox.backends.docker_agent import AGENT, Agents, agent_execute
 from sandbox.backends.docker_engine import (
     ENGINE_FAILURES,
     container_get,
     engine_connect,
     engine_errors,
+    engine_problem,
     exit_code,
     first_line,
     frames,
@@ -74,6 +77,7 @@ class DockerBackend(Backend):
     def __init__(self, *, config: DockerConfig | None = None) -> None:
         super().__init__(config=config)
         self.kube = KubeAccess(self.config.cluster)
+        self._agents = Agents()  # runs go through each workspace's podium-agent (docker_agent.py)
         self._client: docker.DockerClient | None = None
         self._client_lock = threading.Lock()
 
@@ -90,21 +94,7 @@ class DockerBackend(Backend):
             spec_.security_host_config(mode)
         except ValueError as error:
             return f"{error}."
-        try:
-            if mode == "sysbox" and "sysbox-runc" not in (client.info().get("Runtimes") or {}):
-                return (
-                    "PODIUM_SANDBOX_SECURITY=sysbox needs the sysbox-runc runtime, which this Docker engine does not "
-                    "have: install Sysbox (https://github.com/nestybox/sysbox) or choose userns."
-                )
-            client.images.get(self.config.image)
-        except docker.errors.ImageNotFound:
-            return (
-                f"The sandbox image {self.config.image} is not built yet: run "
-                "`.venv/bin/python manage.py sandbox prepare` (about a minute after the base images)."
-            )
-        except ENGINE_FAILURES as error:
-            return f"The Docker engine did not answer properly ({first_line(error)}); look at its log."
-        return None
+        return engine_problem(client, mode=mode, image=self.config.image)
 
     def ensure(self, *, spec: SandboxSpec, state: dict, progress: ProgressCallback) -> dict:
         """Return the state of a running sandbox with a ready inner engine, creating or restarting it as needed;
@@ -151,6 +141,10 @@ class DockerBackend(Backend):
         """Run one block through `podium-run` and stream its output; see the module docstring for cap and kill."""
         container = _container_name(state)
         api = self._engine().api
+        kill = functools.partial(self._kill, api, container, request.run_id)
+        agent = self._agents.get(api, container, runner.as_attendee([AGENT], security=self.config.security))
+        if agent is not None:
+            return agent_execute(agent, request=request, on_output=on_output, should_stop=should_stop, kill=kill)
         command = runner.as_attendee(
             runner.run_command(kind=request.kind, run_id=request.run_id), security=self.config.security
         )
@@ -162,7 +156,7 @@ class DockerBackend(Backend):
             ending = frames_follow(
                 frames(stream),
                 request=request,
-                kill=lambda: self._kill(api, container, request.run_id),
+                kill=kill,
                 should_stop=should_stop,
                 on_frame=output.write,
                 over_cap=lambda: output.truncated,
@@ -196,6 +190,8 @@ class DockerBackend(Backend):
         if not state:
             return
         client = self._engine()
+        if state.get("container"):
+            self._agents.forget(state["container"])
         with engine_errors("removing the sandbox"):
             if state.get("container"):
                 with contextlib.suppress(docker.errors.NotFound):

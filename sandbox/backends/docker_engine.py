@@ -46,6 +46,25 @@ def engine_connect(*, timeout: int = API_TIMEOUT) -> docker.DockerClient:
     return client
 
 
+def engine_problem(client: docker.DockerClient, *, mode: str, image: str) -> str | None:
+    """What this engine lacks for sandboxes in security `mode` from `image`, as a sentence; None when nothing."""
+    try:
+        if mode == "sysbox" and "sysbox-runc" not in (client.info().get("Runtimes") or {}):
+            return (
+                "PODIUM_SANDBOX_SECURITY=sysbox needs the sysbox-runc runtime, which this Docker engine does not "
+                "have: install Sysbox (https://github.com/nestybox/sysbox) or choose userns."
+            )
+        client.images.get(image)
+    except docker.errors.ImageNotFound:
+        return (
+            f"The sandbox image {image} is not built yet: run "
+            "`.venv/bin/python manage.py sandbox prepare` (about a minute after the base images)."
+        )
+    except ENGINE_FAILURES as error:
+        return f"The Docker engine did not answer properly ({first_line(error)}); look at its log."
+    return None
+
+
 def bridge_gateway(client: docker.DockerClient) -> str:
     """The gateway of the engine's "bridge" network: the host as containers see it.
 

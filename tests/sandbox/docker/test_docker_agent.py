@@ -1,0 +1,56 @@
+"""Runs through the workspace's podium-agent: one attached agent per workspace serves every run; an agent that
+dies is replaced by the next run; a workspace without one (an older image) still runs code, one exec per run."""
+
+from __future__ import annotations
+
+import pytest
+
+from sandbox.backends.docker_agent import AGENT
+from tests.sandbox.backend_runs import run
+
+pytestmark = pytest.mark.docker
+
+# The agent's command line is its interpreter and its path (the counting shell's own mentions the path too).
+AGENTS = (
+    f"for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done | grep -c '^[^ ]*python3 {AGENT} $'"
+)
+
+
+def agents_in(docker_client, state: dict) -> int:
+    """podium-agent processes in the workspace, counted from outside it."""
+    result = docker_client.containers.get(state["container"]).exec_run(["sh", "-c", f"{AGENTS} || true"])
+    return int(result.output.decode().split()[0])
+
+
+def test_every_run_goes_through_one_agent_per_workspace(backend, make_sandbox, docker_client):
+    _, state = make_sandbox()
+    for number in range(5):
+        ran = run(backend, state, f"echo run {number}; exit {number}")
+        assert (ran.output, ran.result.exit_code) == (f"run {number}\n", number)
+    assert agents_in(docker_client, state) == 1
+
+
+def test_an_agent_that_dies_is_replaced_by_the_next_run(backend, make_sandbox, docker_client):
+    _, state = make_sandbox()
+    assert run(backend, state, "echo before").output == "before\n"
+    container = docker_client.containers.get(state["container"])
+    container.exec_run(["pkill", "-KILL", "-f", AGENT])
+    assert agents_in(docker_client, state) == 0
+
+    after = run(backend, state, "echo after")  # fails at most this once, while the death is noticed
+    if after.result.exit_code != 0 or after.output != "after\n":
+        after = run(backend, state, "echo after")
+    assert (after.output, after.result.exit_code) == ("after\n", 0)
+    assert agents_in(docker_client, state) == 1
+
+
+def test_a_workspace_without_an_agent_runs_code_one_exec_at_a_time(backend, make_sandbox, docker_client):
+    _, state = make_sandbox()
+    container = docker_client.containers.get(state["container"])
+    container.exec_run(["rm", "-f", AGENT])  # as an image from before the agent
+    backend._agents.forget(state["container"])
+    container.exec_run(["pkill", "-KILL", "-f", AGENT])
+
+    ran = run(backend, state, "echo still; exit 4")
+    assert (ran.output, ran.result.exit_code) == ("still\n", 4)
+    assert agents_in(docker_client, state) == 0

@@ -81,6 +81,9 @@ class Agent:
         except docker.errors.APIError as error:
             raise AgentMissing(str(error), gone=error.status_code in (404, 409)) from None
         self._raw = getattr(self._socket, "_sock", self._socket)
+        # The client's timeout is for one API call; this socket stays open for as long as the workspace lives,
+        # and a run may print nothing for minutes. Waiting here is the reader thread's job.
+        self._raw.settimeout(None)
         self._write_lock = threading.Lock()
         self._feeds: dict[int, RunFeed] = {}
         self._next = 0

@@ -54,3 +54,16 @@ def test_a_workspace_without_an_agent_runs_code_one_exec_at_a_time(backend, make
     ran = run(backend, state, "echo still; exit 4")
     assert (ran.output, ran.result.exit_code) == ("still\n", 4)
     assert agents_in(docker_client, state) == 0
+
+
+def test_a_run_silent_for_longer_than_the_engine_clients_timeout_still_ends_well(make_sandbox, prepared):
+    # The agent's socket comes from the Docker client, whose timeout (60 s in service; 2 s here) is for one API
+    # call. A run that prints nothing for longer must not be taken for a dead agent.
+    from sandbox.backends.docker import DockerBackend
+    from sandbox.backends.docker_engine import engine_connect
+
+    _, state = make_sandbox()
+    patient = DockerBackend()
+    patient._client = engine_connect(timeout=2)
+    ran = run(patient, state, "sleep 4; echo done")
+    assert (ran.output, ran.result.exit_code) == ("done\n", 0)

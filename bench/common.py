@@ -50,6 +50,16 @@ def p50_p99(name: str, samples: list[float], *, digits: int) -> dict[str, float]
     return {name.format(p=f"p{round(100 * q)}"): round(percentile(samples, q), digits) for q in (0.5, 0.99)}
 
 
+def p50_p99_or_none(name: str, samples: list[float], *, digits: int) -> dict[str, float | None]:
+    """`p50_p99`, or None for both figures when there is no sample (nothing of the kind was measured)."""
+    return p50_p99(name, samples, digits=digits) if samples else {name.format(p=p): None for p in ("p50", "p99")}
+
+
+def ratio(over: float | None, under: float | None) -> float | None:
+    """`over` / `under` rounded to 2 digits; None when either is missing (or `under` is 0)."""
+    return round(over / under, 2) if over is not None and under else None
+
+
 def load_average() -> list[float]:
     """The host's 1, 5 and 15 minute load averages, rounded: the figures mean little on a busy machine."""
     return [round(value, 2) for value in os.getloadavg()]
@@ -117,6 +127,12 @@ def server_env(*, folder: Path, slides: Path) -> dict[str, str]:
         }
     )
     return env
+
+
+def listening(port: int) -> bool:
+    """Whether something accepts TCP connections on 127.0.0.1:`port` now."""
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def log_tail(log: Path, lines: int = 15) -> str:
@@ -259,3 +275,65 @@ def raw_exec_total(api, container: str, command: list[str], *, stream: bool) -> 
         size = len(api.exec_start(exec_id) or b"")
     exit_code = api.exec_inspect(exec_id).get("ExitCode")
     return time.perf_counter() - started, size, exit_code
+
+
+# -- the host: CPU, memory, containers by label --------------------------------------------------------
+def cpu_ticks() -> tuple[int, int]:
+    """(all ticks, idle + iowait ticks) of the host since boot, from /proc/stat; two of them make `cpu_busy`."""
+    ticks = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return sum(ticks), ticks[3] + ticks[4]
+
+
+def cpu_busy(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """The fraction of the host's CPU time (all cores) that was busy between two `cpu_ticks`, rounded."""
+    total = after[0] - before[0]
+    return round(1 - (after[1] - before[1]) / total, 3) if total > 0 else 0.0
+
+
+def mem_available() -> int:
+    """The host's MemAvailable (/proc/meminfo), in bytes."""
+    line = next(line for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemAvailable"))
+    return int(line.split()[1]) * 1024
+
+
+def containers_memory(api, *, label: str) -> tuple[int, str]:
+    """Bytes used by the running containers labelled `label`, inactive file cache left out (as `docker stats`
+    shows), and where it was read: their cgroup (v1, cgroupfs driver) or else the Docker stats API."""
+    import docker.errors
+
+    total, source = 0, "cgroup"
+    for container in api.containers(filters={"label": [label]}):
+        try:
+            folder = Path("/sys/fs/cgroup/memory/docker") / container["Id"]
+            stat = dict(line.split() for line in (folder / "memory.stat").read_text().splitlines())
+            total += int((folder / "memory.usage_in_bytes").read_text()) - int(stat.get("total_inactive_file", 0))
+        except (OSError, ValueError):
+            try:
+                memory, source = api.stats(container["Id"], stream=False, one_shot=True)["memory_stats"], "docker-stats"
+            except docker.errors.NotFound:  # gone since the listing
+                continue
+            inner = memory.get("stats") or {}
+            total += memory.get("usage", 0) - inner.get("total_inactive_file", inner.get("inactive_file", 0))
+    return total, source
+
+
+def labelled_remove(*, label: str) -> int:
+    """Remove every container, network and volume labelled `label` ("key=value"); how many went."""
+    import docker.errors
+
+    api, removed = docker_api(), 0
+    filters = {"label": [label]}
+    removals = [
+        (api.remove_container, c["Id"], {"force": True, "v": True}) for c in api.containers(all=True, filters=filters)
+    ]
+    removals += [(api.remove_network, n["Id"], {}) for n in api.networks(filters=filters)]
+    removals += [
+        (api.remove_volume, v["Name"], {"force": True}) for v in api.volumes(filters=filters).get("Volumes") or []
+    ]
+    for remove, name, options in removals:
+        try:
+            remove(name, **options)
+            removed += 1
+        except docker.errors.NotFound:
+            pass
+    return removed

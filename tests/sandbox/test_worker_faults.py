@@ -18,6 +18,7 @@ import pytest
 import websockets
 
 from sandbox.reconcile import LOST
+from tests.docker_helpers import docker_remove_labelled
 from tests.live_server import PYTHON, ROOT, PodiumServer, live_server
 from tests.sandbox.runs_support import RUNS_DECKS, SECURITY, SHELL, SLUG
 
@@ -49,9 +50,8 @@ def deployment(tmp_path, docker_client) -> Iterator[tuple[PodiumServer, dict]]:
     with live_server(tmp_path, slides=RUNS_DECKS, slug=SLUG, extra_env=extra) as server:
         try:
             yield server, server.env
-        finally:
-            for container in docker_client.containers.list(all=True, filters={"label": f"podium.instance={instance}"}):
-                container.remove(force=True, v=True)
+        finally:  # its sandboxes: containers, networks and volumes
+            docker_remove_labelled(docker_client, label=f"podium.instance={instance}")
 
 
 @contextmanager

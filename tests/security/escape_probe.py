@@ -16,6 +16,7 @@ import json
 import os
 import socket
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 PARAMS: dict = globals().get("PARAMS", {})  # noqa: PLW0603 - set by the test above this text
@@ -225,7 +226,11 @@ def connect(host: str, port: int) -> str:
 
 
 def attempt_network(name: str, targets: list[str], extra: str = "") -> None:
-    outcomes = {target: connect(target.rsplit(":", 1)[0], int(target.rsplit(":", 1)[1])) for target in targets}
+    # All at once: a host with many interfaces (a bridge per sandbox network) has many addresses to try, and
+    # one after another their timeouts added up past the run's own limit.
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        tried = pool.map(lambda target: connect(target.rsplit(":", 1)[0], int(target.rsplit(":", 1)[1])), targets)
+        outcomes = dict(zip(targets, tried, strict=True))
     opened = [target for target, outcome in outcomes.items() if outcome == "open"]
     shown = ", ".join(f"{t} {o}" for t, o in list(outcomes.items())[:3]) + (" ..." if len(outcomes) > 3 else "")
     result(name, "possible" if opened else "blocked", (f"open: {opened}" if opened else shown) + extra)

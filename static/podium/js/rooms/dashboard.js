@@ -20,6 +20,7 @@ const noteFor = document.getElementById("note-for");
 const noteText = document.getElementById("note-text");
 
 const rows = new Map(); // member id -> <tr>
+const drawn = new Map(); // member id -> the row's data as last drawn (JSON): unchanged rows are left alone
 let order = [];
 let noteTo = "all";
 let board = null;
@@ -87,12 +88,17 @@ function drawRoster(roster) {
       rows.set(row.id, tr);
       body.append(tr);
     }
-    fillRow(tr, row, act);
+    const data = JSON.stringify(row);
+    if (drawn.get(row.id) !== data) {
+      fillRow(tr, row, act);
+      drawn.set(row.id, data);
+    }
   }
   for (const [id, tr] of rows) {
     if (!seen.has(id)) {
       tr.remove();
       rows.delete(id);
+      drawn.delete(id);
     }
   }
   order = roster.map((row) => row.id);
@@ -101,6 +107,9 @@ function drawRoster(roster) {
 }
 
 function applyOrder() {
+  // Moving rows makes the browser lay the whole table out again: only when the order changed.
+  const shown = [...body.querySelectorAll("tr[data-member]")].map((tr) => tr.dataset.member);
+  if (shown.length === order.length && shown.every((id, index) => id === order[index])) return;
   for (const id of order) {
     const tr = rows.get(id);
     if (tr) body.append(tr);

@@ -191,7 +191,9 @@ async def test_follow_crosses_processes_through_redis(settings):
     from channels_redis.core import RedisChannelLayer
 
     prefix = f"podium-test-{uuid.uuid4().hex[:8]}"
-    config = {"hosts": ["redis://127.0.0.1:6379/0"], "prefix": prefix, "expiry": 30}
+    # As config/settings.py: no socket timeout, or an idle socket's blocking receive fails after redis-py's 5 s.
+    hosts = [{"address": "redis://127.0.0.1:6379/0", "socket_timeout": None}]
+    config = {"hosts": hosts, "prefix": prefix, "expiry": 30}
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": config}}
     layer = get_channel_layer()
     assert isinstance(layer, RedisChannelLayer)

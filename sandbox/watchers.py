@@ -15,9 +15,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable
 
-from channels.db import database_sync_to_async
-
-from sandbox.executor import group_send
+from sandbox.executor import db_long, group_send
 from sandbox.models import Attendee
 
 log = logging.getLogger(__name__)
@@ -49,7 +47,8 @@ async def activity_tell(*, attendee: Attendee, what: str) -> None:
     Never raises: a watcher's failure costs the watchers their prompt update (they still poll), not the run.
     """
     try:
-        groups = await database_sync_to_async(activity_groups)(attendee=attendee)
+        # Not the thread every short database call of the process shares: a run's own claim and finish use it.
+        groups = await db_long(activity_groups)(attendee=attendee)
         for group in groups:
             await group_send(group, {"type": CHANGED, "attendee": str(attendee.id), "what": what})
     except Exception:

@@ -66,7 +66,7 @@ async def test_a_room_runs_on_kubernetes_from_pool_to_close(local_backend, kuber
         old_uid = cluster.kubectl_json("get", "namespace", pooled)["metadata"]["uid"]
         said = await board_socket.answer(type="member.reset", member=str(member.id))
         assert said["message"] == "Resetting Ada's sandbox."
-        reset = await _wait_long(me, lambda m: m["type"] == "sandbox.reset")
+        reset = await me.wait_for(lambda m: m["type"] == "sandbox.reset", wait=RESET)
         assert reset["status"] == "ok", me.log
         assert cluster.kubectl_json("get", "namespace", pooled)["metadata"]["uid"] != old_uid
         end, _ = await me.run(f"{WHERE}; docker image ls -q {PRIMED} | wc -l")
@@ -81,15 +81,3 @@ async def test_a_room_runs_on_kubernetes_from_pool_to_close(local_backend, kuber
         what=f"the room's namespace {pooled} to be deleted",
         timeout=RESET,
     )
-
-
-async def _wait_long(me, predicate) -> dict:
-    """The first message on `me`'s page for which `predicate` holds, waiting up to RESET seconds in all."""
-    async with asyncio.timeout(RESET):
-        index = 0
-        while True:
-            while index < len(me.log):
-                if predicate(me.log[index]):
-                    return me.log[index]
-                index += 1
-            me.log.append(await me.socket.receive_json_from(timeout=RESET))

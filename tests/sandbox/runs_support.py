@@ -82,15 +82,16 @@ class Page:
     async def send(self, **message) -> None:
         await self.socket.send_json_to(message)
 
-    async def wait_for(self, predicate, *, after: int = 0) -> dict:
-        """The first message (from index `after` on) matching `predicate`, receiving more as needed."""
+    async def wait_for(self, predicate, *, after: int = 0, wait: float = WAIT) -> dict:
+        """The first message (from index `after` on) matching `predicate`, receiving more as needed (each within
+        `wait` seconds)."""
         index = after
         while True:
             while index < len(self.log):
                 if predicate(self.log[index]):
                     return self.log[index]
                 index += 1
-            self.log.append(await self.socket.receive_json_from(timeout=WAIT))
+            self.log.append(await self.socket.receive_json_from(timeout=wait))
 
     async def error(self, **message) -> dict:
         """Send `message` and return the error it is answered with."""

@@ -22,9 +22,9 @@ from sandbox.backends.config import HOST_ROOT_MODES, security_line  # noqa: E402
 from sandbox.groups import WORKER_CHANNEL  # noqa: E402
 from sandbox.worker import SandboxWorker  # noqa: E402
 
-# Embedded use serves /static/ from the app itself; a big deployment sets
-# PODIUM_SERVE_STATIC=0 and lets a web server serve `collectstatic` output.
-http_app = ASGIStaticFilesHandler(django_asgi_app) if settings.PODIUM_SERVE_STATIC else django_asgi_app
+# Embedded use serves /static/ straight from the source folders; Podium's image serves the `collectstatic`
+# output through WhiteNoise's middleware instead (PODIUM_STATIC=collected, see settings).
+http_app = ASGIStaticFilesHandler(django_asgi_app) if settings.PODIUM_STATIC == "source" else django_asgi_app
 
 application = ProtocolTypeRouter(
     {

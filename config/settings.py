@@ -149,6 +149,21 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 if (BASE_DIR / "node_modules" / "@xterm").is_dir():
     STATICFILES_DIRS.append(("vendor/xterm", BASE_DIR / "node_modules" / "@xterm"))
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+# Who serves /static/: "source" (embedded: the app, straight from the folders above), "collected" (the app,
+# through WhiteNoise, from STATIC_ROOT as `collectstatic` filled it, compressed and cached: Podium's image),
+# "off" (a web server in front serves STATIC_ROOT).
+PODIUM_STATIC = env_str("PODIUM_STATIC", "source")
+if PODIUM_STATIC not in {"source", "collected", "off"}:
+    raise ImproperlyConfigured(f"PODIUM_STATIC={PODIUM_STATIC!r}: use source, collected or off.")
+if PODIUM_STATIC == "collected":
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+        "whitenoise.middleware.WhiteNoiseMiddleware",
+    )
+    STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    }
 
 LOGIN_URL = "/admin/login/"
 
@@ -176,7 +191,6 @@ PODIUM_INCLUDE_ROOT = Path(env_str("PODIUM_INCLUDE_ROOT", str(BASE_DIR)))
 PODIUM_BASE_URL = env_str("PODIUM_BASE_URL", "http://127.0.0.1:8000")
 # Secret for presenter links; unset = one random token per talk, stored in the database.
 PODIUM_PRESENTER_TOKEN = env_str("PODIUM_PRESENTER_TOKEN")
-PODIUM_SERVE_STATIC = env_bool("PODIUM_SERVE_STATIC", default=True)
 # Websocket messages larger than this many bytes are answered with an error, never parsed.
 PODIUM_WS_MESSAGE_MAX = env_int("PODIUM_WS_MESSAGE_MAX", 256 * 1024)
 # /metrics answers only the bearer of this token ("Authorization: Bearer <token>"; unset: no token works)
@@ -224,6 +238,11 @@ PODIUM_SANDBOX_DISK = env_str("PODIUM_SANDBOX_DISK", "10g")
 PODIUM_SANDBOX_DISK_CHECK_SECONDS = env_int("PODIUM_SANDBOX_DISK_CHECK_SECONDS", 30)
 # The address range the Docker sandboxes' private networks are carved out of (/28 each; the firewall covers it).
 PODIUM_SANDBOX_SUBNET_POOL = env_str("PODIUM_SANDBOX_SUBNET_POOL", "10.210.0.0/16")
+# What `sandbox cull --every` does with every sandbox of this install when it is stopped: keep (they outlive a
+# restart of Podium, which finds them again) or remove (stopping the service leaves none behind: compose's way).
+PODIUM_SANDBOXES_ON_STOP = env_str("PODIUM_SANDBOXES_ON_STOP", "keep")
+if PODIUM_SANDBOXES_ON_STOP not in {"keep", "remove"}:
+    raise ImproperlyConfigured(f"PODIUM_SANDBOXES_ON_STOP={PODIUM_SANDBOXES_ON_STOP!r}: use keep or remove.")
 PODIUM_RUN_TIMEOUT = env_float("PODIUM_RUN_TIMEOUT", 120.0)
 PODIUM_RUN_OUTPUT_CAP = env_int("PODIUM_RUN_OUTPUT_CAP", 1024 * 1024)
 PODIUM_RUN_CODE_MAX = env_int("PODIUM_RUN_CODE_MAX", 64 * 1024)

@@ -66,6 +66,22 @@ def sandboxes_destroy(*, sandboxes: list[Sandbox], backend: Backend | None = Non
     return report
 
 
+def sandboxes_remove_all(*, backend: Backend | None = None) -> CullReport:
+    """Destroy every sandbox of this install, busy or not (blocking): what `sandbox cull` does on its way out
+    with PODIUM_SANDBOXES_ON_STOP=remove, so that stopping Podium leaves none of its sandboxes behind. Rows are
+    marked gone (runs, progress and rooms stay); sandboxes no row knows are destroyed too."""
+    backend = backend or backend_get()
+    report = sandboxes_destroy(sandboxes=list(Sandbox.objects.exclude(status=Sandbox.Status.GONE)), backend=backend)
+    for found in backend.list_managed():
+        try:
+            backend.destroy(state=found.state)
+        except SandboxError as error:
+            report.failed[found.sandbox_id] = str(error)
+        else:
+            report.culled.append(found.sandbox_id)
+    return report
+
+
 def _state_to_destroy(sandbox: Sandbox, backend: Backend) -> dict:
     """The sandbox's stored state, plus (for one of this backend's) the names its parts would have: a sandbox
     still being created has no state stored yet, but may have a container, network or namespace already."""

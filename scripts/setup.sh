@@ -37,9 +37,9 @@ if [[ ! -x .venv/bin/python ]]; then
     "$PYTHON" -m venv .venv
 fi
 stamp=.venv/.requirements.sha256
-want=$(sha256sum requirements.txt | cut -d' ' -f1)
+want=$(cat requirements.txt requirements-runtime.txt | sha256sum | cut -d' ' -f1)
 if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
-    say "installing Python packages (requirements.txt)"
+    say "installing Python packages (requirements.txt, requirements-runtime.txt)"
     .venv/bin/pip install -q --upgrade pip
     .venv/bin/pip install -q -r requirements.txt
     echo "$want" >"$stamp"

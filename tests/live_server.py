@@ -113,7 +113,7 @@ def live_server(tmp: Path, *, slides: Path, slug: str, extra_env: dict | None = 
             "DATABASE_URL": f"sqlite:///{database}",
             "PODIUM_SLIDES_DIR": str(slides),
             "PODIUM_VAR_DIR": str(tmp / "var"),
-            "PODIUM_SERVE_STATIC": "1",
+            "PODIUM_STATIC": "source",
             "PODIUM_ENV": "test",
             "DEBUG": "1",
         }

@@ -1,7 +1,8 @@
 """`manage.py sandbox SUBCOMMAND`: operator tasks for the per-attendee sandboxes.
 
 `sandbox prepare [--offline] [--force]` gets the images ready (base images, workspace, registry mirror);
-`sandbox reconcile` makes rows and backend agree after a restart; `sandbox cull` reaps idle sandboxes;
+`sandbox firewall [--every N]` installs (and keeps first) the sandbox firewall; `sandbox reconcile` makes
+rows and backend agree after a restart; `sandbox cull` reaps idle sandboxes;
 `sandbox kind-up` makes a local kind cluster for the Kubernetes half of the deck.
 The host setup itself lives in the `provision` package; this command only parses and reports.
 Each subcommand is a parser in `add_arguments` and a `handle_<name>` method (dashes become underscores),
@@ -10,6 +11,8 @@ so later ones (`cull`, `kind-up`) slot in beside it.
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 
 from django.conf import settings
@@ -21,7 +24,7 @@ from provision.images import image_prepare_all
 from provision.kind import KindError, kind_up
 from provision.registry import registry_ensure, registry_fill
 from provision.workspace.build import workspace_image_build
-from sandbox.cull import sandbox_cull
+from sandbox.cull import sandbox_cull, sandboxes_remove_all
 from sandbox.errors import SandboxError
 from sandbox.reconcile import runs_lost_end, sandbox_reconcile
 
@@ -44,6 +47,20 @@ class Command(BaseCommand):
         prepare.add_argument(
             "--force", action="store_true", help="pull or rebuild even when the images exist (re-runs debootstrap)"
         )
+        prepare.add_argument(
+            "--images-only",
+            action="store_true",
+            help="only the base images (what Podium's own image and the compose file build on); no workspace, "
+            "mirror or firewall",
+        )
+        firewall = subcommands.add_parser(
+            "firewall",
+            help="install the sandbox firewall (provision/firewall.py) and, with --every, keep its rules first",
+            description="Install the iptables rules that keep sandboxes off the host and each other; with --every, "
+            "put them back first whenever another tool inserted rules above them. Needs root in the host's network "
+            "namespace. With PODIUM_SANDBOX_FIREWALL=0 it only says so.",
+        )
+        firewall.add_argument("--every", type=int, default=0, help="check again every N seconds (0 = once)")
 
         subcommands.add_parser(
             "reconcile",
@@ -77,11 +94,15 @@ class Command(BaseCommand):
         except DatabaseError as error:
             raise CommandError(f"The database is not ready ({error}); run `manage.py migrate` first.") from None
 
-    def handle_prepare(self, *, offline: bool, force: bool, **options) -> None:
+    def handle_prepare(self, *, offline: bool, force: bool, images_only: bool, **options) -> None:
         # Base images first (the workspace builds on the Debian one), then the attendees'
         # workspace image, then the mirror their inner engines pull the base images from.
         try:
             choices = image_prepare_all(offline=offline, force=force, progress=self._progress)
+            if images_only:
+                for choice in choices:
+                    self.stdout.write(f"PODIUM_{choice.role.upper()}_BASE={choice.image}")
+                return
             workspace_image_build(progress=self._progress, force=force)
             mirror = registry_ensure(progress=self._progress)
             registry_fill(progress=self._progress)
@@ -106,7 +127,8 @@ class Command(BaseCommand):
         )
 
     def handle_cull(self, *, idle: int | None, every: int, **options) -> None:
-        while True:
+        stop = _StopSignal() if every > 0 else None
+        while stop is None or not stop.received:
             try:
                 report = sandbox_cull(idle_seconds=idle)
             except SandboxError as error:
@@ -127,9 +149,32 @@ class Command(BaseCommand):
                 except SandboxError as error:
                     self.stderr.write(str(error))
             self.stdout.flush()
-            if every <= 0:
+            if stop is None:
                 return
+            stop.wait(every)
+        if settings.PODIUM_SANDBOXES_ON_STOP == "remove":
+            self.stdout.write("Stopping: removing every sandbox of this install (PODIUM_SANDBOXES_ON_STOP=remove).")
+            self.stdout.flush()
+            report = sandboxes_remove_all()
+            for sandbox_id, reason in report.failed.items():
+                self.stderr.write(f"sandbox {sandbox_id[:12]} could not be removed: {reason}")
+            self.stdout.write(f"{len(report.culled)} sandbox(es) removed.")
+
+    def handle_firewall(self, *, every: int, **options) -> None:
+        if not settings.PODIUM_SANDBOX_FIREWALL:
+            self.stdout.write("The sandbox firewall is off (PODIUM_SANDBOX_FIREWALL=0): the host's operator keeps it.")
+            return
+        try:
+            rules = firewall_apply(progress=self._progress)
+        except SandboxError as error:
+            raise CommandError(str(error)) from None
+        self.stdout.write(self.style.SUCCESS(f"Sandbox firewall installed ({len(rules)} rules)."))
+        while every > 0:
             time.sleep(every)
+            try:
+                firewall_keep_first(progress=self._progress)
+            except SandboxError as error:
+                self.stderr.write(str(error))
 
     def handle_kind_up(self, *, name: str, kubeconfig: str, **options) -> None:
         try:
@@ -146,3 +191,19 @@ class Command(BaseCommand):
     def _progress(self, line: str) -> None:
         self.stdout.write(line)
         self.stdout.flush()
+
+
+class _StopSignal:
+    """SIGTERM or SIGINT (`docker stop`, Ctrl+C) ends `cull --every` between passes instead of killing it."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        for number in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(number, lambda *_: self._event.set())
+
+    @property
+    def received(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, seconds: float) -> None:
+        self._event.wait(seconds)

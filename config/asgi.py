@@ -16,6 +16,7 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: 
 from django.core.exceptions import ImproperlyConfigured  # noqa: E402
 
 from config.routing import websocket_urlpatterns  # noqa: E402
+from ops.probes import Probes  # noqa: E402
 from ops.sockets import SocketCount  # noqa: E402
 from sandbox.backends import backend_class  # noqa: E402
 from sandbox.backends.config import HOST_ROOT_MODES, security_line  # noqa: E402
@@ -29,7 +30,8 @@ http_app = ASGIStaticFilesHandler(django_asgi_app) if settings.PODIUM_STATIC == 
 application = ProtocolTypeRouter(
     {
         # SocketCount: open websockets by kind for /metrics, and the event loop lag sampler (ops).
-        "http": SocketCount(http_app),
+        # Probes: /healthz and /readyz for any Host header and scheme (compose's proxy, a kubelet).
+        "http": SocketCount(Probes(http_app)),
         "websocket": SocketCount(AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))),
         # `manage.py runworker sandbox-runs`: the runs web processes hand over (see sandbox/worker.py).
         "channel": ChannelNameRouter({WORKER_CHANNEL: SandboxWorker.as_asgi()}),

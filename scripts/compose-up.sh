@@ -21,15 +21,14 @@ scripts/setup.sh serve   # the virtualenv (for the step below) and node_modules/
 scripts/docker-up.sh
 
 # The bases of Podium's images: pulled where a registry answers, else stand-ins from Debian's packages.
-bases=$(.venv/bin/python manage.py sandbox prepare --images-only | tee /dev/stderr | grep '^PODIUM_.*_BASE=' || true)
-python_base=$(sed -n 's/^PODIUM_PYTHON_BASE=//p' <<<"$bases")
-mysql_base=$(sed -n 's/^PODIUM_MYSQL_BASE=//p' <<<"$bases")
-[[ -n $python_base ]] || fail "no Python base image; see the lines above."
+facts=$(.venv/bin/python manage.py sandbox prepare --images-only) || fail "the base images are not ready (above)."
+fact() { sed -n "s/^$1=//p" <<<"$facts"; }
+python_base=$(fact PODIUM_PYTHON_BASE)
 debian_base=debian:bookworm-slim
 docker image inspect podium-standin/debian:bookworm >/dev/null 2>&1 && debian_base=podium-standin/debian:bookworm
 db_image=mariadb:10.11
-[[ $mysql_base == podium-standin/* ]] && db_image=$mysql_base   # the stand-in is MariaDB, as mysql:8
-gateway=$(docker network inspect bridge -f '{{(index .IPAM.Config 0).Gateway}}' 2>/dev/null || echo 172.17.0.1)
+[[ $(fact PODIUM_MYSQL_BASE_STANDIN) == 1 ]] && db_image=$(fact PODIUM_MYSQL_BASE)   # the stand-in is MariaDB
+gateway=$(fact PODIUM_BRIDGE_GATEWAY)
 
 # The env file: secrets and site settings once; the machine's facts refreshed on every run.
 if [[ ! -f $ENV_FILE ]]; then

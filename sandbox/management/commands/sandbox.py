@@ -20,10 +20,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
 from provision.firewall import firewall_apply, firewall_keep_first
-from provision.images import image_prepare_all
+from provision.images import engine_client, image_prepare_all
 from provision.kind import KindError, kind_up
 from provision.registry import registry_ensure, registry_fill
 from provision.workspace.build import workspace_image_build
+from sandbox.backends import docker_engine
 from sandbox.cull import sandbox_cull, sandboxes_remove_all
 from sandbox.errors import SandboxError
 from sandbox.reconcile import runs_lost_end, sandbox_reconcile
@@ -99,9 +100,11 @@ class Command(BaseCommand):
         # workspace image, then the mirror their inner engines pull the base images from.
         try:
             choices = image_prepare_all(offline=offline, force=force, progress=self._progress)
-            if images_only:
+            if images_only:  # as KEY=VALUE lines for scripts (scripts/compose-up.sh)
                 for choice in choices:
                     self.stdout.write(f"PODIUM_{choice.role.upper()}_BASE={choice.image}")
+                    self.stdout.write(f"PODIUM_{choice.role.upper()}_BASE_STANDIN={int(choice.standin)}")
+                self.stdout.write(f"PODIUM_BRIDGE_GATEWAY={docker_engine.bridge_gateway(engine_client())}")
                 return
             workspace_image_build(progress=self._progress, force=force)
             mirror = registry_ensure(progress=self._progress)

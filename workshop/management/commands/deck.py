@@ -1,10 +1,13 @@
 """`manage.py deck check FILE_OR_DIR...`, `manage.py deck export FILE --format json|html [-o OUT]` and
-`manage.py deck rehearse FILE [--backend docker|kubernetes] [--from SLIDE] [--keep] [--timeout SECONDS]`.
+`manage.py deck rehearse FILE [--backend docker|kubernetes] [--from SLIDE] [--keep] [--timeout SECONDS]
+[--record | --compare]`.
 
 `check` and `export` are the deck app's (`deck.management.deck_command`).
 `rehearse` runs every runnable block (and check) of the deck in a fresh
 sandbox and reports each like a test runner (see `sandbox.rehearse`); it
-exits 1 when a step fails, 2 when its sandbox cannot be made. The command
+exits 1 when a step fails, 2 when its sandbox cannot be made. `--record`
+keeps the run as `<deck>.recorded.json`; `--compare` checks the run against
+it and exits 1 on drift (`sandbox.rehearse_record`). The command
 lives here, in the app that composes deck and sandbox, because Django takes a
 command name from one app only.
 """
@@ -17,7 +20,9 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError
 
+from deck.errors import DeckFileError
 from deck.management.deck_command import EXIT_INTERRUPTED, EXIT_PROBLEMS, EXIT_UNUSABLE, DeckCommand
+from deck.recorded import Recording, record_load, record_path
 
 
 class Command(DeckCommand):
@@ -52,6 +57,15 @@ class Command(DeckCommand):
         rehearse.add_argument(
             "--show-output", action="store_true", help="print every step's output, not only a failure's"
         )
+        record = rehearse.add_mutually_exclusive_group()
+        record.add_argument(
+            "--record", action="store_true", help="keep each step's exit code and output in <deck>.recorded.json"
+        )
+        record.add_argument(
+            "--compare",
+            action="store_true",
+            help="report every step whose output or exit code differs from <deck>.recorded.json; exit 1 on drift",
+        )
 
     def handle(self, *args: str, **options: object) -> None:
         if options["action"] == "rehearse":
@@ -70,6 +84,9 @@ class Command(DeckCommand):
         first = options["first_slide"]
         if not 1 <= first <= max(len(deck.slides), 1):
             raise CommandError(f"--from {first}: {path} has slides 1 to {len(deck.slides)}", returncode=EXIT_UNUSABLE)
+        if options["record"] and first > 1:
+            raise CommandError("--record keeps the whole deck: leave out --from", returncode=EXIT_UNUSABLE)
+        recorded = self._recording(path) if options["compare"] else None
         timeout = options["timeout"]
         if timeout is not None and timeout <= 0:
             raise CommandError(f"--timeout {timeout:g}: give a number of seconds above 0", returncode=EXIT_UNUSABLE)
@@ -102,5 +119,36 @@ class Command(DeckCommand):
         for line in rehearsal_failures(report, shown=str(path)):
             self.stdout.write(line)
         self.stdout.write(rehearsal_summary(report))
+        drifted = False
+        if options["record"]:
+            from sandbox.rehearse_record import record_write
+
+            _, said = record_write(report, deck=deck, backend=backend.name)
+            self.stdout.write(said)
+        elif recorded is not None:
+            from sandbox.rehearse_record import report_compare
+
+            found, lines = report_compare(
+                report, deck=deck, recorded=recorded, backend=backend.name, shown=str(path), first_slide=first
+            )
+            for line in lines:
+                self.stdout.write(line)
+            drifted = bool(found.drifts)
         if report.failed:
             raise CommandError(f"the rehearsal of {path} failed", returncode=EXIT_PROBLEMS)
+        if drifted:
+            raise CommandError(f"{path} drifted from its record", returncode=EXIT_PROBLEMS)
+
+    @staticmethod
+    def _recording(path: Path) -> Recording:
+        """The deck's record for --compare; exit 2 when there is none or it cannot be read."""
+        try:
+            recorded = record_load(record_path(path))
+        except DeckFileError as exc:
+            raise CommandError(str(exc), returncode=EXIT_UNUSABLE) from None
+        if recorded is None:
+            raise CommandError(
+                f"{record_path(path)}: no record to compare with; make one with `deck rehearse {path} --record`",
+                returncode=EXIT_UNUSABLE,
+            )
+        return recorded

@@ -22,6 +22,7 @@ from deck.highlight import pygments_css
 from deck.models import Talk
 from deck.pages import deck_missing, deck_or_none, presenter_forbidden, slide_rows
 from deck.parsed import Deck
+from deck.selectors import recording_of
 from deck.services import presenter_allowed, presenter_grant, talk_get_or_create
 from rooms.consumers import MemberConsumer
 from rooms.pages import audience_elsewhere, presenter_room
@@ -64,12 +65,13 @@ def _live_deck_page(
     Both views follow the same talk and run code the same way; only the presenter's page asks for the notes.
     """
     runs = _runs_config(request, slug=deck.slug)
+    recording = recording_of(deck=deck)
     context = {
         "deck": deck,
         "slides": slide_rows(
             deck,
             with_notes=with_notes,
-            slide_html=lambda slide: slide_html_with_runs(slide, unavailable=runs["unavailable"]),
+            slide_html=lambda slide: slide_html_with_runs(slide, unavailable=runs["unavailable"], recording=recording),
         ),
         "pygments_css": pygments_css(),
         "config": _follow_config(slug=deck.slug, count=len(deck.slides), talk=talk) | {"runs": runs} | (extra or {}),

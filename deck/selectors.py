@@ -7,6 +7,7 @@ the cache key holds the (mtime, size) of the deck file and of every include.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from pathlib import Path
@@ -67,6 +68,14 @@ def _deck_cached(path: Path, slug: str) -> Deck:
     with _cache_lock:
         _cache[path] = (key, deck, now_includes)
     return deck
+
+
+def deck_version(*, deck: Deck) -> str:
+    """A short name of the state of `deck`'s files (its own and its includes'): it changes when any of them does."""
+    with _cache_lock:
+        cached = _cache.get(deck.path)
+    key = cached[0] if cached is not None and cached[1] is deck else _key(deck.path, _include_root(), ())
+    return hashlib.sha256(repr(key).encode()).hexdigest()[:16]
 
 
 def deck_cache_clear() -> None:

@@ -17,8 +17,9 @@ from django.views.decorators.cache import never_cache
 
 from config.ratelimit import RateLimited, client_address, rate_check, rate_hit
 from config.routing import websocket_path
-from deck.consumers import FollowConsumer
+from deck.consumers import FollowConsumer, ReloadConsumer
 from deck.highlight import pygments_css
+from deck.live_reload import reload_enabled
 from deck.models import Talk
 from deck.pages import deck_missing, deck_or_none, presenter_forbidden, slide_rows
 from deck.parsed import Deck
@@ -57,6 +58,11 @@ def _runs_config(request: HttpRequest, *, slug: str) -> dict:
     }
 
 
+def _reload_config(*, slug: str) -> dict | None:
+    """Where the page hears that its deck file changed (`deck.live_reload`); None when live reload is off."""
+    return {"url": websocket_path(ReloadConsumer, slug=slug)} if reload_enabled() else None
+
+
 def _live_deck_page(
     request: HttpRequest, *, deck: Deck, talk: Talk, template: str, with_notes: bool, extra: dict | None = None
 ) -> HttpResponse:
@@ -74,7 +80,9 @@ def _live_deck_page(
             slide_html=lambda slide: slide_html_with_runs(slide, unavailable=runs["unavailable"], recording=recording),
         ),
         "pygments_css": pygments_css(),
-        "config": _follow_config(slug=deck.slug, count=len(deck.slides), talk=talk) | {"runs": runs} | (extra or {}),
+        "config": _follow_config(slug=deck.slug, count=len(deck.slides), talk=talk)
+        | {"runs": runs, "reload": _reload_config(slug=deck.slug)}
+        | (extra or {}),
         "runs": runs,
     }
     return render(request, template, context)

@@ -1,8 +1,10 @@
 """Drift: where a new rehearsal differs from the deck's record (`deck rehearse --compare`).
 
 A step drifted when its exit code (or timing out) differs from the record's,
-or when its output differs line by line once both went through the masks
-(`deck.masks`: the built-in ones and the step's own `mask=`). A step the
+or when its output differs once both went through the masks (`deck.masks`:
+the built-in ones and the step's own `mask=`). The order of the lines does
+not count: parallel work (layers pulled, compose stopping services) and
+lists sorted by generated names (`kubectl get pods`) come in any order. A step the
 record does not have, or that the deck no longer has, is drift too: the
 record no longer describes the deck. Steps skipped in either run are not
 compared; they are listed apart.
@@ -63,7 +65,7 @@ def _diff(recorded: RecordedStep, now: RecordedStep, masks: list[Pattern[str]]) 
     # A record keeps only the last lines: compare no more of the new output than the record holds.
     before = output_masked(recorded.output, extra=masks)
     after = output_masked(now.output[-len(recorded.output) :] if recorded.dropped else now.output, extra=masks)
-    if before == after:
+    if sorted(before) == sorted(after):  # the same lines in another order: parallel work, random names sorted
         return ()
     lines = difflib.unified_diff(before, after, "recorded", "now", n=1, lineterm="")
     body = [line for line in lines if not line.startswith(("---", "+++"))]

@@ -5,7 +5,8 @@ line by line after both went through `output_masked`: the built-in masks
 below replace timestamps, durations, ids and hashes, IP addresses, ephemeral
 ports, progress bars and sizes in flight, and generated names (a Kubernetes
 pod's suffix, a Docker container's random name) with a placeholder such as
-`<time>`, and runs of spaces (a table's padding) are made one. A block (or a check) adds its own with the deck option
+`<time>`, runs of spaces (a table's padding) are made one, and a pull's
+per-layer progress lines are dropped. A block (or a check) adds its own with the deck option
 `mask=REGEX`: every match of that Python regular expression becomes
 `<masked>` (use `a|b` for more than one). Fixed ports of the story (5000,
 3306) are not masked: a changed one is real drift; ports from 30000 up are
@@ -60,6 +61,11 @@ BUILTIN_MASKS: tuple[tuple[Pattern[str], str], ...] = tuple(
     )
 )
 SPACES = re.compile(r"[ \t]{2,}")
+# A pull's per-layer progress (after masking): how many of these show depends on timing, not on the image.
+PROGRESS_LINE = re.compile(
+    r"^<hash>: (?:Pulling fs layer|Waiting|Downloading|Verifying Checksum|Download complete|Extracting"
+    r"|Pull complete|Already exists)\b"
+)
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][0-9A-Za-z]")
 
 
@@ -95,6 +101,7 @@ def output_masked(lines: Iterable[str], *, extra: Iterable[Pattern[str]] = ()) -
             line = pattern.sub(MASKED, line)
         for pattern, placeholder in BUILTIN_MASKS:
             line = pattern.sub(placeholder, line)
-        if line.strip():  # columns of a table (docker ps, kubectl get) are padded to their widest value
-            masked.append(SPACES.sub("  ", line.rstrip()))
+        line = SPACES.sub("  ", line.strip())  # columns of a table (docker ps, kubectl get) are padded
+        if line and not PROGRESS_LINE.match(line):
+            masked.append(line)
     return masked

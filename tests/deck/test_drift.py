@@ -111,3 +111,17 @@ def test_the_record_file_round_trips_and_names_its_problems(tmp_path):
     path.write_text('{"format": 99, "steps": []}', encoding="utf-8")
     with pytest.raises(DeckFileError, match=f"{path}: not a record of format 1; record it again with --record"):
         record_load(path)
+
+
+def test_lines_in_another_order_and_a_pulls_progress_are_no_drift():
+    recorded = step(output=("a1b2c3d4e5f6: Pulling fs layer", "web-6d4b9c7f5-x7k2p Running", "db Running"))
+    now = step(
+        output=(
+            "0f9e8d7c6b5a: Pulling fs layer",
+            "0f9e8d7c6b5a: Verifying Checksum",
+            "db Running",
+            "web-5f8d7c6b9-q9z4r Running",
+        )
+    )
+    assert step_compare(recorded=recorded, now=now, masks=[]) is None
+    assert step_compare(recorded=recorded, now=step(output=("db Running",)), masks=[]) is not None

@@ -23,7 +23,7 @@ from deck.live_reload import reload_enabled
 from deck.models import Talk
 from deck.pages import deck_missing, deck_or_none, presenter_forbidden, slide_rows
 from deck.parsed import Deck
-from deck.selectors import recording_of
+from deck.selectors import deck_version, recording_of
 from deck.services import presenter_allowed, presenter_grant, talk_get_or_create
 from rooms.consumers import MemberConsumer
 from rooms.pages import audience_elsewhere, presenter_room
@@ -58,9 +58,12 @@ def _runs_config(request: HttpRequest, *, slug: str) -> dict:
     }
 
 
-def _reload_config(*, slug: str) -> dict | None:
-    """Where the page hears that its deck file changed (`deck.live_reload`); None when live reload is off."""
-    return {"url": websocket_path(ReloadConsumer, slug=slug)} if reload_enabled() else None
+def _reload_config(*, deck: Deck) -> dict | None:
+    """Where the page hears that its deck file changed (`deck.live_reload`), and the version of the deck it
+    shows (so a save between this response and the socket's connect still reloads it); None when off."""
+    if not reload_enabled():
+        return None
+    return {"url": websocket_path(ReloadConsumer, slug=deck.slug), "version": deck_version(deck=deck)}
 
 
 def _live_deck_page(
@@ -81,7 +84,7 @@ def _live_deck_page(
         ),
         "pygments_css": pygments_css(),
         "config": _follow_config(slug=deck.slug, count=len(deck.slides), talk=talk)
-        | {"runs": runs, "reload": _reload_config(slug=deck.slug)}
+        | {"runs": runs, "reload": _reload_config(deck=deck)}
         | (extra or {}),
         "runs": runs,
     }

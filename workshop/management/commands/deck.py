@@ -1,13 +1,14 @@
-"""`manage.py deck check FILE_OR_DIR...`, `manage.py deck export FILE --format json|html [-o OUT]` and
+"""`manage.py deck check FILE_OR_DIR...`, `manage.py deck export FILE --format json|html [-o OUT]`,
 `manage.py deck rehearse FILE [--backend docker|kubernetes] [--from SLIDE] [--keep] [--timeout SECONDS]
-[--record | --compare]`.
+[--record | --compare]` and `manage.py deck serve FILE [--watch] [--host H] [--port P]`.
 
 `check` and `export` are the deck app's (`deck.management.deck_command`).
 `rehearse` runs every runnable block (and check) of the deck in a fresh
 sandbox and reports each like a test runner (see `sandbox.rehearse`); it
 exits 1 when a step fails, 2 when its sandbox cannot be made. `--record`
 keeps the run as `<deck>.recorded.json`; `--compare` checks the run against
-it and exits 1 on drift (`sandbox.rehearse_record`). The command
+it and exits 1 on drift (`sandbox.rehearse_record`). `serve` runs Podium
+for one deck's author, `--watch` with live reload (`workshop.deck_serve`). The command
 lives here, in the app that composes deck and sandbox, because Django takes a
 command name from one app only.
 """
@@ -26,7 +27,7 @@ from deck.recorded import Recording, record_load, record_path
 
 
 class Command(DeckCommand):
-    actions = ("check", "export", "rehearse")
+    actions = ("check", "export", "rehearse", "serve")
 
     def add_actions(self, actions) -> None:
         rehearse = actions.add_parser(
@@ -67,11 +68,45 @@ class Command(DeckCommand):
             help="report every step whose output or exit code differs from <deck>.recorded.json; exit 1 on drift",
         )
 
+        serve = actions.add_parser(
+            "serve",
+            help="serve one deck on this machine; with --watch, open pages reload when the file changes",
+            description="Serve the folder of FILE with Podium (migrating the database first), print the deck's "
+            "presenter and audience links, and run until Ctrl+C. --watch switches live reload on: open pages of "
+            "the deck reload on the same slide when the file is saved, and show its errors as an overlay.",
+        )
+        serve.add_argument("path", metavar="FILE", help="the deck file")
+        serve.add_argument("--watch", action="store_true", help="reload open pages when the deck file changes")
+        serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+        serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+
     def handle(self, *args: str, **options: object) -> None:
         if options["action"] == "rehearse":
             self._rehearse(Path(options["path"]), options)
+        elif options["action"] == "serve":
+            self._serve(Path(options["path"]), options)
         else:
             super().handle(*args, **options)
+
+    def _serve(self, path: Path, options: dict) -> None:
+        from workshop.deck_serve import deck_serve
+
+        if not path.is_file() or path.suffix != ".md":
+            raise CommandError(f"{path}: no such deck file (a deck is a .md file)", returncode=EXIT_UNUSABLE)
+        self._parse(path)  # a file that cannot be read is one sentence here, not a broken server
+
+        def write(text: str) -> None:
+            self.stdout.write(text, ending="")
+            self.stdout.flush()
+
+        try:
+            status = deck_serve(
+                deck_path=path, host=options["host"], port=options["port"], watch=options["watch"], write=write
+            )
+        except RuntimeError as exc:
+            raise CommandError(str(exc), returncode=EXIT_UNUSABLE) from None
+        if status not in (0, -15):
+            raise CommandError(f"the server stopped with exit status {status}", returncode=EXIT_PROBLEMS)
 
     def _rehearse(self, path: Path, options: dict) -> None:
         # Imported here: `deck check` and `deck export` must work without the sandbox layer.

@@ -40,7 +40,8 @@ export function startLiveReload(settings, { isFollowing = () => false } = {}) {
   if (!settings || !settings.url) return;
   const { overlay, list } = overlayElement();
   const notice = noticeElement();
-  let version = null;
+  // The version the page was made from: a save before the socket connects is a change too.
+  let version = typeof settings.version === "string" ? settings.version : null;
 
   const showErrors = (errors) => {
     list.replaceChildren(

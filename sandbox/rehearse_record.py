@@ -108,6 +108,10 @@ def report_compare(
         lines.append(f"DRIFT {_label(drift.step)} ({shown}:{drift.line}): {drift.message}")
         lines.extend(f"    | {line}" for line in drift.diff)
     source = f"the record of {recorded.date} on {recorded.backend or 'an unknown backend'} ({recorded.path})"
+    if recorded.backend and recorded.backend != backend:
+        lines.append(
+            f"Note: recorded on {recorded.backend}, rehearsed on {backend}: some output differs for that alone"
+        )
     if found.not_compared:
         lines.append(f"{len(found.not_compared)} steps not compared (skipped in one of the runs)")
     if found.drifts:

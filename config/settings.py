@@ -187,6 +187,8 @@ LOGGING = {
 PODIUM_SLIDES_DIR = Path(env_str("PODIUM_SLIDES_DIR", str(BASE_DIR / "slides")))
 # Folders a deck may include files from (block option `file=`), relative to BASE_DIR.
 PODIUM_INCLUDE_ROOT = Path(env_str("PODIUM_INCLUDE_ROOT", str(BASE_DIR)))
+# Pages of a deck reload when its file changes (deck.live_reload); on by default only while developing.
+PODIUM_LIVE_RELOAD = env_bool("PODIUM_LIVE_RELOAD", default=DEBUG and PODIUM_ENV == "development")
 # Public base URL, used when printing presenter links.
 PODIUM_BASE_URL = env_str("PODIUM_BASE_URL", "http://127.0.0.1:8000")
 # Secret for presenter links; unset = one random token per talk, stored in the database.

@@ -1,4 +1,5 @@
-"""The follow websocket: the presenter moves a talk, every follower's screen snaps to it.
+"""The follow websocket: the presenter moves a talk, every follower's screen snaps to it; and the live reload
+websocket of an author's pages (`ReloadConsumer`, see `deck.live_reload`).
 
 Every change goes through the channel layer group of the talk, so followers on
 other worker processes (Redis layer) receive it too; each process subscribes to
@@ -9,6 +10,9 @@ only translates messages.
 
 from __future__ import annotations
 
+import asyncio
+
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
@@ -16,6 +20,7 @@ from config.fanout import fanout_join, fanout_leave
 from config.websocket import BadFrame, frame_json
 from deck.errors import DeckFileError, DeckNotFound
 from deck.groups import talk_group
+from deck.live_reload import RELOAD_POLL, reload_enabled, reload_state
 from deck.services import (
     SlideOutOfRange,
     presenter_allowed,
@@ -24,6 +29,7 @@ from deck.services import (
     talk_goto,
 )
 
+CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 FORBIDDEN = "Only the presenter can move this talk."
 
@@ -155,3 +161,42 @@ class FollowConsumer(AsyncJsonWebsocketConsumer):
 
     async def _error(self, code: str, message: str) -> None:
         await self.send_json({"type": "error", "code": code, "message": message})
+
+
+class ReloadConsumer(AsyncJsonWebsocketConsumer):
+    """An author's open page of a deck, told when the deck file changes (`deck.live_reload`).
+
+    Sends `{"type": "deck.version", "version", "errors"}` on connect and `{"type": "deck.changed", ...}`
+    (the same fields) on each change; the page decides whether to reload. Closed with 4403 when live reload
+    is off, 4404 for a deck that does not exist. Each connection looks at the file every RELOAD_POLL seconds.
+    """
+
+    watcher: asyncio.Task | None = None
+
+    async def connect(self) -> None:
+        self.slug = self.scope["url_route"]["kwargs"]["slug"]
+        await self.accept()
+        if not reload_enabled():
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        state = await sync_to_async(reload_state, thread_sensitive=False)(slug=self.slug)
+        if state is None:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        await self.send_json({"type": "deck.version", **state})
+        self.watcher = asyncio.create_task(self._watch(state["version"]))
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs) -> None:
+        """The page never needs to say anything; whatever it sends is ignored."""
+
+    async def disconnect(self, code) -> None:
+        if self.watcher is not None:
+            self.watcher.cancel()
+
+    async def _watch(self, version: str) -> None:
+        while True:
+            await asyncio.sleep(RELOAD_POLL)
+            state = await sync_to_async(reload_state, thread_sensitive=False)(slug=self.slug)
+            if state is not None and state["version"] != version:
+                version = state["version"]
+                await self.send_json({"type": "deck.changed", **state})

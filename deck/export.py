@@ -5,6 +5,8 @@ the Pygments CSS, a small script for keyboard navigation and the notes
 toggle, images as `data:` URIs and QR codes as inline SVG. It loads nothing
 from anywhere; web images are turned into links by the parser
 (`inline_images=True`). Without the script, every slide is shown in a column.
+A deck with a record (`deck.recorded`) shows each block's recorded output
+under it, so a learner with no server still sees what each step prints.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Any
 
 from deck.highlight import pygments_css
 from deck.parsed import Deck, Slide
+from deck.recorded import Recording
+from deck.recorded_html import recorded_html
 
 EXPORT_CSS = """
 :root { color-scheme: dark; --bg: #101216; --slide: #1b1e24; --ink: #eceff4; --muted: #9aa3b2; --accent: #f7b955; }
@@ -38,6 +42,12 @@ main { display: flex; flex-direction: column; align-items: center; gap: 2rem; pa
 .code-block .highlight pre { margin: 0; }
 .code-block[data-runnable="true"]::before { content: attr(data-action); float: right; font-size: .55em;
   color: var(--muted); border: 1px solid var(--muted); border-radius: 4px; padding: 0 .4em; margin: .3em; }
+.recorded-output { margin: .4em 0 .8em; font-size: .6em; }
+.recorded-output figcaption { color: var(--muted); margin-bottom: .2em; }
+.recorded-badge { color: #1b1606; background: #f2c46d; border-radius: 999px; padding: 0 .5em; font-weight: 700; }
+.recorded-text { margin: 0; padding: .5em .8em; max-height: 12em; overflow: auto; background: #0b0d10;
+  border-left: 3px solid #f2c46d; border-radius: 4px; white-space: pre-wrap;
+  font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; }
 .qr { background: #fff; display: inline-block; padding: .3em; border-radius: 4px; }
 .slide-footer { position: absolute; left: 5%; bottom: 2%; font-size: .5em; color: var(--muted); }
 .slide-number { position: absolute; right: 2%; bottom: 2%; font-size: .5em; color: var(--muted); }
@@ -126,13 +136,23 @@ def deck_export_data(*, deck: Deck) -> dict[str, Any]:
     }
 
 
-def _slide_html(slide: Slide, total: int) -> str:
+def _with_recorded(slide: Slide, recording: Recording | None) -> str:
+    """The slide's HTML with each block's recorded output (if the record has it) right under the block."""
+    html = slide.html
+    for block in slide.blocks:
+        step = recording.for_block(block) if recording is not None and block.runnable else None
+        if step is not None:
+            html = html.replace(block.html, block.html + recorded_html(step=step, recording=recording), 1)
+    return html
+
+
+def _slide_html(slide: Slide, total: int, recording: Recording | None = None) -> str:
     classes = " ".join(["slide", *(["section"] if slide.is_section else []), *slide.classes])
     label = f"Slide {slide.number} of {total}" + (f": {slide.title}" if slide.title else "")
     parts = [
         f'<section class="{escape(classes)}" id="slide-{slide.number}" data-number="{slide.number}" '
         f'aria-label="{escape(label)}">',
-        f'<div class="slide-body">{slide.html}</div>',
+        f'<div class="slide-body">{_with_recorded(slide, recording)}</div>',
     ]
     if slide.footer:
         parts.append(f'<footer class="slide-footer">{slide.footer}</footer>')
@@ -143,10 +163,11 @@ def _slide_html(slide: Slide, total: int) -> str:
     return "\n".join(parts)
 
 
-def deck_export_html(*, deck: Deck) -> str:
-    """One self-contained HTML file showing `deck` offline (parse it with `inline_images=True` first)."""
+def deck_export_html(*, deck: Deck, recording: Recording | None = None) -> str:
+    """One self-contained HTML file showing `deck` offline (parse it with `inline_images=True` first), with
+    the recorded output of each block `recording` has under it, labelled "recorded" and dated."""
     total = len(deck.slides)
-    slides = "\n".join(_slide_html(slide, total) for slide in deck.slides)
+    slides = "\n".join(_slide_html(slide, total, recording) for slide in deck.slides)
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>

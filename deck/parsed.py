@@ -33,6 +33,9 @@ class Check:
     slide (`block_index`), or to the slide itself when none precedes it
     (`block_index` None). `message` is the sentence shown when it passes (the
     `message=` option); `line` is the 1-based line of the `!check` hint.
+    `hint` is shown after a failed check, `hint2` too once it failed
+    `hint_after` times; `mask` is what a drift check ignores in its output
+    (`deck.masks`).
     """
 
     slide_number: int
@@ -40,7 +43,18 @@ class Check:
     command: str
     line: int
     message: str | None = None
+    hint: str | None = None
+    hint2: str | None = None
+    hint_after: int | None = None
+    mask: str | None = None
     html: str = ""  # the placeholder the parser left in the slide, where the page puts "Check my work"
+
+    def hints_after(self, failures: int) -> list[str]:
+        """The hints shown once the check failed `failures` times in a row: none, `hint`, then `hint2` too."""
+        shown = [self.hint] if self.hint and failures >= 1 else []
+        if self.hint2 and self.hint_after is not None and failures >= self.hint_after:
+            shown.append(self.hint2)
+        return shown
 
     @property
     def check_id(self) -> str:

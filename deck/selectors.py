@@ -7,6 +7,7 @@ the cache key holds the (mtime, size) of the deck file and of every include.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from pathlib import Path
@@ -17,12 +18,14 @@ from deck.errors import DeckFileError, DeckNotFound
 from deck.markdown.includes import include_path
 from deck.parsed import Deck
 from deck.parser import deck_parse
+from deck.recorded import Recording, record_load, record_path
 
 logger = logging.getLogger(__name__)
 
 ASSET_URL = "/decks/{slug}/assets/"
 
 _cache: dict[Path, tuple[tuple, Deck, tuple[Path, ...]]] = {}
+_recordings: dict[Path, tuple[tuple, Recording | None]] = {}
 _cache_lock = threading.Lock()
 
 
@@ -67,10 +70,38 @@ def _deck_cached(path: Path, slug: str) -> Deck:
     return deck
 
 
+def deck_version(*, deck: Deck) -> str:
+    """A short name of the state of `deck`'s files (its own and its includes'): it changes when any of them does."""
+    with _cache_lock:
+        cached = _cache.get(deck.path)
+    key = cached[0] if cached is not None and cached[1] is deck else _key(deck.path, _include_root(), ())
+    return hashlib.sha256(repr(key).encode()).hexdigest()[:16]
+
+
 def deck_cache_clear() -> None:
-    """Forget every parsed deck (the next read parses again)."""
+    """Forget every parsed deck and record (the next read parses again)."""
     with _cache_lock:
         _cache.clear()
+        _recordings.clear()
+
+
+def recording_of(*, deck: Deck) -> Recording | None:
+    """The deck's record (`<deck>.recorded.json` beside it), read again when the file changes; None when there
+    is none, or when it cannot be read (logged: the pages then show no recorded output)."""
+    path = record_path(deck.path)
+    stamp = _stamp(path)
+    with _cache_lock:
+        cached = _recordings.get(path)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    try:
+        recording = record_load(path)
+    except DeckFileError as exc:
+        logger.warning("record left unused: %s", exc)
+        recording = None
+    with _cache_lock:
+        _recordings[path] = (stamp, recording)
+    return recording
 
 
 def _slides_dir() -> Path:

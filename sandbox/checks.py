@@ -5,7 +5,8 @@ attendee's working directory and exported variables) but it only looks: its
 first line drops the runner's exit trap, so nothing it does to `cd` or
 `export` is saved. Exit status 0 means done. The sentence shown is the
 check's `message=` when it passes, else the last line it printed (see
-`check_outcome`). "Check my work" (`check_run`, from the runs websocket)
+`check_outcome`); a "not yet" also carries the deck's hints for the
+failures in a row so far (`Check.hints_after`). "Check my work" (`check_run`, from the runs websocket)
 checks in the attendee's existing sandbox and never creates one; the
 rehearsal (`sandbox.rehearse`) calls `check_execute` on its own sandbox.
 """
@@ -152,12 +153,14 @@ async def check_run(*, attendee: Attendee, check: Check) -> dict:
     except Exception:
         log.exception("check %s for attendee %s failed", check.check_id, attendee.id)
         result = CheckResult(check.check_id, False, "Something went wrong on the server; try again.")
+    hints: list[str] = []
     if result.exit_code is not None or result.timed_out:  # a real verdict, not "no sandbox" or an error
-        await database_sync_to_async(check_record_store)(
+        record = await database_sync_to_async(check_record_store)(
             attendee=attendee, check_id=check.check_id, done=result.done, message=result.message
         )
+        hints = check.hints_after(record.failures)
         activity_tell_soon(attendee=attendee, what="check")
-    event = protocol.check_result(check_id=check.check_id, done=result.done, message=result.message)
+    event = protocol.check_result(check_id=check.check_id, done=result.done, message=result.message, hints=hints)
     await group_send(attendee_group(attendee.id), event)
     return event
 

@@ -128,7 +128,8 @@ class Progress(models.Model):
 
 
 class CheckRecord(models.Model):
-    """The latest answer of one step check ("Check my work") for one attendee; `passed_at`: when it last passed."""
+    """The latest answer of one step check ("Check my work") for one attendee; `passed_at`: when it last passed;
+    `failures`: how many times in a row it said "not yet" (which of the check's hints to show)."""
 
     attendee = models.ForeignKey(Attendee, on_delete=models.CASCADE, related_name="check_records")
     check_id = models.CharField(max_length=20)
@@ -136,6 +137,7 @@ class CheckRecord(models.Model):
     message = models.TextField(blank=True)
     at = models.DateTimeField()
     passed_at = models.DateTimeField(null=True, blank=True)
+    failures = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["attendee", "check_id"], name="check_record_per_step")]

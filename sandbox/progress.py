@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -40,12 +41,17 @@ def progress_slide_store(*, attendee: Attendee, slide: object) -> int | None:
 
 
 def check_record_store(*, attendee: Attendee, check_id: str, done: bool, message: str) -> CheckRecord:
-    """Store the latest answer of the attendee's check `check_id`; a pass also moves `passed_at` (the replay's end)."""
+    """Store the latest answer of the attendee's check `check_id`; a pass also moves `passed_at` (the replay's end)
+    and sets the count of failures in a row back to 0, a "not yet" adds one to it."""
     now = timezone.now()
-    defaults = {"done": done, "message": message, "at": now}
-    if done:
-        defaults["passed_at"] = now
-    record, _ = CheckRecord.objects.update_or_create(attendee=attendee, check_id=check_id, defaults=defaults)
+    CheckRecord.objects.get_or_create(attendee=attendee, check_id=check_id, defaults={"at": now})
+    with transaction.atomic():
+        record = CheckRecord.objects.select_for_update().get(attendee=attendee, check_id=check_id)
+        record.done, record.message, record.at = done, message, now
+        record.failures = 0 if done else record.failures + 1
+        if done:
+            record.passed_at = now
+        record.save()
     return record
 
 

@@ -26,7 +26,10 @@ Server -> client (to the attendee's group unless marked "this socket")
                                                        messages sent) when the executor knows it
   sandbox.reset     {"status": "ok" | "error", "message"}
                                                        (a reset refused by the rate limit: "error", this socket only)
-  check.result      {"block", "done", "message"}       the answer of "check" ("block" is the check id)
+  check.result      {"block", "done", "message", "hints"?}
+                                                       the answer of "check" ("block" is the check id); "hints":
+                                                       the deck's hint=, then hint2= too after after=N failures
+                                                       in a row (only on a "not yet" the check really gave)
   history           {"runs": [stored run…], "slide": n | null, "checks": {check id: {"done", "message", "at"}},
                      "presenter": [stored run…]}       this socket; a stored run is `run_public`'s dict; "presenter":
                                                        the presenter's last finished runs (empty on their own page)
@@ -113,9 +116,13 @@ def sandbox_reset(*, status: str, message: str) -> dict:
     return {"type": "sandbox.reset", "status": status, "message": message}
 
 
-def check_result(*, check_id: str, done: bool, message: str) -> dict:
-    """`check.result`: the answer of the check `check_id`, done or not yet, with its sentence."""
-    return {"type": "check.result", "block": check_id, "done": done, "message": message}
+def check_result(*, check_id: str, done: bool, message: str, hints: list[str] = ()) -> dict:
+    """`check.result`: the answer of the check `check_id`, done or not yet, with its sentence, and the deck's
+    hints for it when it failed (only when there are any)."""
+    event = {"type": "check.result", "block": check_id, "done": done, "message": message}
+    if hints:
+        event["hints"] = list(hints)
+    return event
 
 
 def history(*, runs: list[Run], slide: int | None, checks: dict, presenter: list[Run] = ()) -> dict:

@@ -70,6 +70,8 @@ class StepResult:
     seconds: float = 0.0
     detail: str = ""  # "exit 1", "timed out after 120 s", the skip's reason, the check's message
     output: OutputTail | None = None
+    exit_code: int | None = None
+    timed_out: bool = False
 
 
 @dataclass
@@ -266,11 +268,12 @@ def _block_step(step: Step, *, backend: Backend, state: dict, timeout: float) ->
     except SandboxError as exc:
         return StepResult(step, "failed", time.monotonic() - began, f"sandbox error: {exc.user_message}", output)
     seconds = time.monotonic() - began
+    ending = {"exit_code": result.exit_code, "timed_out": result.timed_out}
     if result.timed_out:
-        return StepResult(step, "failed", seconds, f"timed out after {timeout:g} s", output)
+        return StepResult(step, "failed", seconds, f"timed out after {timeout:g} s", output, **ending)
     if result.exit_code != 0:
-        return StepResult(step, "failed", seconds, f"exit {result.exit_code}", output)
-    return StepResult(step, "ok", seconds, "", output)
+        return StepResult(step, "failed", seconds, f"exit {result.exit_code}", output, **ending)
+    return StepResult(step, "ok", seconds, "", output, **ending)
 
 
 def _check_step(step: Step, *, backend: Backend, state: dict, timeout: float) -> StepResult:
@@ -282,7 +285,8 @@ def _check_step(step: Step, *, backend: Backend, state: dict, timeout: float) ->
     output = OutputTail()
     output.add("stdout", result.output.encode())
     status = "ok" if result.done else "failed"
-    return StepResult(step, status, time.monotonic() - began, result.message, output)
+    seconds = time.monotonic() - began
+    return StepResult(step, status, seconds, result.message, output, result.exit_code, result.timed_out)
 
 
 def result_line(result: StepResult) -> str:

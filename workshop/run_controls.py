@@ -22,6 +22,8 @@ from django.template.loader import render_to_string
 from django.templatetags.static import static
 
 from deck.parsed import Slide
+from deck.recorded import Recording
+from deck.recorded_html import recorded_html
 from sandbox.backends import backend_get
 from sandbox.backends.base import Backend
 
@@ -114,13 +116,16 @@ def terminal_assets() -> dict | None:
     return {"module": static(XTERM_MODULE), "fit": static(FIT_MODULE), "css": static(XTERM_CSS)}
 
 
-def slide_html_with_runs(slide: Slide, *, unavailable: str) -> str:
+def slide_html_with_runs(slide: Slide, *, unavailable: str, recording: Recording | None = None) -> str:
     """The slide's HTML with the Run controls inside each of its runnable code blocks, and "Check my work"
     where each of its step checks was written.
 
     Each block's finished HTML (`CodeBlock.html`, a `<div class="code-block">`)
     appears in the slide's HTML exactly once, as the parser stashed it; the
     controls go just before its closing tag, so they sit in the block's corner.
+    A block the deck's `recording` has (for its current code) also gets its
+    recorded output, shown when Run is `unavailable`, else hidden until a run
+    fails for a reason that is not the attendee's code (runs/run_block.js).
     """
     html = slide.html
     for block in slide.blocks:
@@ -130,6 +135,9 @@ def slide_html_with_runs(slide: Slide, *, unavailable: str) -> str:
             "workshop/_run_controls.html",
             {"block": block, "unavailable": unavailable, "shortcut": SHORTCUT},
         )
+        step = recording.for_block(block) if recording is not None else None
+        if step is not None:
+            controls += recorded_html(step=step, recording=recording, hidden=not unavailable)
         html = html.replace(block.html, block.html[: -len("</div>")] + controls + "</div>", 1)
     for check in slide.checks:
         # The parser left an empty placeholder where the `!check` was written; the control takes its place.

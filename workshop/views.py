@@ -17,11 +17,13 @@ from django.views.decorators.cache import never_cache
 
 from config.ratelimit import RateLimited, client_address, rate_check, rate_hit
 from config.routing import websocket_path
-from deck.consumers import FollowConsumer
+from deck.consumers import FollowConsumer, ReloadConsumer
 from deck.highlight import pygments_css
+from deck.live_reload import reload_enabled
 from deck.models import Talk
 from deck.pages import deck_missing, deck_or_none, presenter_forbidden, slide_rows
 from deck.parsed import Deck
+from deck.selectors import deck_version, recording_of
 from deck.services import presenter_allowed, presenter_grant, talk_get_or_create
 from rooms.consumers import MemberConsumer
 from rooms.pages import audience_elsewhere, presenter_room
@@ -56,6 +58,14 @@ def _runs_config(request: HttpRequest, *, slug: str) -> dict:
     }
 
 
+def _reload_config(*, deck: Deck) -> dict | None:
+    """Where the page hears that its deck file changed (`deck.live_reload`), and the version of the deck it
+    shows (so a save between this response and the socket's connect still reloads it); None when off."""
+    if not reload_enabled():
+        return None
+    return {"url": websocket_path(ReloadConsumer, slug=deck.slug), "version": deck_version(deck=deck)}
+
+
 def _live_deck_page(
     request: HttpRequest, *, deck: Deck, talk: Talk, template: str, with_notes: bool, extra: dict | None = None
 ) -> HttpResponse:
@@ -64,15 +74,18 @@ def _live_deck_page(
     Both views follow the same talk and run code the same way; only the presenter's page asks for the notes.
     """
     runs = _runs_config(request, slug=deck.slug)
+    recording = recording_of(deck=deck)
     context = {
         "deck": deck,
         "slides": slide_rows(
             deck,
             with_notes=with_notes,
-            slide_html=lambda slide: slide_html_with_runs(slide, unavailable=runs["unavailable"]),
+            slide_html=lambda slide: slide_html_with_runs(slide, unavailable=runs["unavailable"], recording=recording),
         ),
         "pygments_css": pygments_css(),
-        "config": _follow_config(slug=deck.slug, count=len(deck.slides), talk=talk) | {"runs": runs} | (extra or {}),
+        "config": _follow_config(slug=deck.slug, count=len(deck.slides), talk=talk)
+        | {"runs": runs, "reload": _reload_config(deck=deck)}
+        | (extra or {}),
         "runs": runs,
     }
     return render(request, template, context)

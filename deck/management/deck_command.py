@@ -1,5 +1,5 @@
 """What `manage.py deck` can do with the deck alone: `deck check FILE_OR_DIR...` and
-`deck export FILE --format json|html [-o OUT]`.
+`deck export FILE --format json|html [-o OUT]` (the HTML with the deck's recorded outputs, when it has a record).
 
 `check` prints one summary line per deck when it is clean; otherwise every
 problem as `FILE:LINE: message` (warnings too) and exits 1. A missing file, a
@@ -23,6 +23,7 @@ from deck.errors import DeckFileError
 from deck.export import deck_export_data, deck_export_html
 from deck.parsed import Deck
 from deck.parser import deck_parse
+from deck.recorded import record_load, record_path
 
 EXIT_PROBLEMS = 1
 EXIT_UNUSABLE = 2
@@ -110,7 +111,12 @@ class DeckCommand(BaseCommand):
             text = json.dumps(deck_export_data(deck=deck), indent=2, ensure_ascii=False) + "\n"
         else:
             deck = self._parse(path, inline_images=True)
-            text = deck_export_html(deck=deck)
+            try:
+                recording = record_load(record_path(path))
+            except DeckFileError as exc:
+                self.stderr.write(f"{exc}: exporting without recorded outputs")
+                recording = None
+            text = deck_export_html(deck=deck, recording=recording)
         for problem in deck.problems:
             self.stderr.write(f"{path}:{problem.line}: {problem.message}")
         if output is None:

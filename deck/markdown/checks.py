@@ -11,8 +11,10 @@
 The lines after the hint are a bash command whose exit status 0 means the
 step is done. The check belongs to the nearest runnable block before it on
 the same slide, or to the slide itself when no runnable block precedes it.
-It takes one option, `message=` (quoted when it has spaces), the sentence
-shown when the check passes. An indented block whose first line is
+Its options (quoted when they have spaces): `message=`, the sentence shown
+when the check passes; `hint=`, shown after a failed check; `hint2=` with
+`after=N`, shown too once it failed N times; `mask=REGEX`, what a drift
+check ignores in its output (`deck.masks`). An indented block whose first line is
 `!check ...` works the same (with a line of text before it: Markdown joins
 indented blocks separated only by blank lines, which `check_run_on` warns
 about). A plain Landslide tool shows a check as an ordinary code block;
@@ -27,10 +29,11 @@ import re
 from html import escape
 
 from deck.markdown.context import DeckContext, SlideDraft
+from deck.masks import mask_compile
 from deck.parsed import Check
 
 CHECK_LEXER = "check"
-CHECK_OPTIONS = ("message",)
+CHECK_OPTIONS = ("message", "hint", "hint2", "after", "mask")
 HINT_LINE = re.compile(r"^!([\w+#.-]+)(?:[ \t].*)?$")
 
 
@@ -64,12 +67,17 @@ def check_add(
         return ""
     target = next((block for block in reversed(slide.blocks) if block.runnable), None)
     message = options.get("message", "").strip() or None
+    hint, hint2, after, mask = _hint_options(ctx=ctx, options=options, line=line)
     check = Check(
         slide_number=slide.number,
         block_index=target.index if target is not None else None,
         command=command,
         line=line,
         message=message,
+        hint=hint,
+        hint2=hint2,
+        hint_after=after,
+        mask=mask,
     )
     earlier = target.check if target is not None else slide.check
     if earlier is not None:
@@ -82,6 +90,43 @@ def check_add(
     else:
         slide.check = check
     return check.html
+
+
+def _hint_options(
+    *, ctx: DeckContext, options: dict[str, str], line: int
+) -> tuple[str | None, str | None, int | None, str | None]:
+    """`hint=`, `hint2=`, `after=` and `mask=` of a check as usable values; each problem is a warning at `line`
+    and leaves that option out."""
+    hint = options.get("hint", "").strip() or None
+    hint2 = options.get("hint2", "").strip() or None
+    for key in ("hint", "hint2"):
+        if key in options and not options[key].strip():
+            ctx.problem(line=line, message=f'{key}= is empty: write the hint, quoted (`{key}="Is the port 5000?"`)')
+    after = None
+    if "after" in options:
+        text = options["after"].strip()
+        if not text.isascii() or not text.isdigit() or int(text) < 1:
+            ctx.problem(
+                line=line, message=f"after={options['after']} should be a whole number of failed checks, 1 or more"
+            )
+        elif hint2 is None:
+            ctx.problem(
+                line=line, message=f"after={text} only applies with hint2= (the hint shown after {text} failures)"
+            )
+        else:
+            after = int(text)
+    if hint2 is not None and after is None and "after" not in options:
+        ctx.problem(line=line, message="hint2= needs after=N: how many failed checks before the second hint shows")
+        hint2 = None
+    if hint2 is not None and hint is None:
+        ctx.problem(line=line, message="hint2= without hint=: give the first hint too (shown after one failed check)")
+    mask = options.get("mask")
+    if mask is not None:
+        pattern, why = mask_compile(mask)
+        if pattern is None:
+            ctx.problem(line=line, message=why, level="error")
+            mask = None
+    return hint, hint2, after, mask
 
 
 def check_run_on(*, lexer: str | None, text: str) -> str | None:

@@ -27,11 +27,12 @@ from deck.markdown.checks import check_add, check_is, check_run_on
 from deck.markdown.context import DeckContext, DeckExtension, SlideDraft
 from deck.markdown.fences import FENCE_ATTR
 from deck.markdown.includes import include_path, include_read
+from deck.masks import mask_compile
 from deck.parsed import CodeBlock
 from deck.run_kinds import run_kind_of
 
 HINT = re.compile(r"^!(?P<lexer>[\w+#.-]+)(?:[ \t]+(?P<options>.*))?$")
-KNOWN_OPTIONS = ("context", "file", "lines", "run", "tag")
+KNOWN_OPTIONS = ("context", "file", "lines", "mask", "run", "tag")
 DOCKER_TAG = re.compile(r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*(?::[\w][\w.-]{0,127})?$")
 TRUE_WORDS = {"true", "yes", "on", "1"}
 FALSE_WORDS = {"false", "no", "off", "0"}
@@ -183,6 +184,8 @@ class CodeBlockTreeprocessor(Treeprocessor):
             problems.append(("warning", f"tag={options['tag']} is not a valid Docker image name"))
         if ("context" in options or "tag" in options) and lexer not in {"docker", "dockerfile"}:
             problems.append(("warning", "context= and tag= only apply to `!docker` blocks"))
+        if "mask" in options and mask_compile(options["mask"])[0] is None:
+            problems.append(("error", mask_compile(options["mask"])[1]))
         return problems
 
     def _include_root(self) -> Path:

@@ -61,7 +61,12 @@ def test_checks_in_deck_order_per_slide(tmp_path):
     ("body", "line", "message", "level"),
     [
         ("```check\n```", 3, "a !check needs a command on the lines after it", "error"),
-        ('```check timeout=5 message="ok"\ntrue\n```', 3, "unknown check option `timeout` (known: message)", "warning"),
+        (
+            '```check timeout=5 message="ok"\ntrue\n```',
+            3,
+            "unknown check option `timeout` (known: message, hint, hint2, after, mask)",
+            "warning",
+        ),
     ],
 )
 def test_problems_name_the_line(tmp_path, body, line, message, level):

@@ -3,7 +3,8 @@
 Runs `manage.py deck rehearse` for real: once on the Docker backend with the test
 cluster configured (the attendee's workspace gets its own namespace, so the
 Kubernetes half runs too), once on the Kubernetes backend (workspace pod with a
-Docker engine beside it). No step may be skipped: a skip would hide a broken slide.
+Docker engine beside it). No step may be skipped: a skip would hide a broken slide. The Docker run is
+also compared with the deck's committed record (`--compare`): it must show no drift.
 """
 
 from __future__ import annotations
@@ -52,5 +53,10 @@ def test_the_shipped_deck_rehearses_with_no_failure_and_no_skip(settings, shippe
     settings.PODIUM_SANDBOX_SECURITY = (
         (os.environ.get("PODIUM_SANDBOX_SECURITY") or "userns") if backend == "docker" else "capabilities"
     )
-    status, out, _ = rehearse(DECK, "--backend", backend)
+    # On Docker (the backend its record was made on), the rehearsal is also compared with the committed
+    # record (slides/intro-docker-kubernetes.recorded.json): a deck or image that changed shows as drift.
+    compare = ["--compare"] if backend == "docker" else []
+    status, out, _ = rehearse(DECK, "--backend", backend, *compare)
     assert_all_passed(status, out)
+    if compare:
+        assert re.search(r"^No drift: \d+ steps match the record of", out, re.MULTILINE), out

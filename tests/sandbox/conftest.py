@@ -1,4 +1,4 @@
-"""Fixtures of the sandbox tests: the checks deck, an attendee, a sandbox worker.
+"""Fixtures of the sandbox tests: the checks deck, an attendee, a sandbox worker, rehearsals on Docker.
 
 The runs deck and the sandbox backends a test runs on (`runs_deck`,
 `local_backend`, `docker_backend`) are shared with the rooms tests, in
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 
 import pytest
 from channels.layers import get_channel_layer
@@ -18,9 +19,11 @@ from channels.worker import Worker
 from django.contrib.sessions.backends.db import SessionStore
 
 from config.asgi import application
+from sandbox.backends import backend_get
 from sandbox.groups import WORKER_CHANNEL
 from sandbox.identity import attendee_for
 from sandbox.worker import SandboxWorker
+from tests.docker_helpers import docker_remove_labelled
 from tests.sandbox.runs_support import (
     CHECKS_DECKS,
     SLUG,
@@ -53,3 +56,15 @@ async def sandbox_worker(settings):
         await task
     for instance in list(worker.application_instances.values()):
         instance["future"].cancel()
+
+
+@pytest.fixture
+def docker_rehearsal(settings, docker_client):
+    """Rehearsals on the real engine; whatever a rehearsal left (a kept sandbox, a failure) is removed afterwards."""
+    settings.PODIUM_SANDBOX_BACKEND = "docker"
+    settings.PODIUM_SANDBOX_SECURITY = os.environ.get("PODIUM_SANDBOX_SECURITY") or "userns"
+    settings.PODIUM_KUBECONFIG = ""
+    backend_get.cache_clear()
+    yield docker_client
+    docker_remove_labelled(docker_client, label=f"podium.instance={settings.PODIUM_INSTANCE}-rehearsal")
+    backend_get.cache_clear()

@@ -15,6 +15,8 @@ from tests.sandbox.runs_support import MAKE_FILE, check, new_session, page
 
 SLIDE_CHECK = "s3"  # prints "There is no other.txt yet." and fails
 MOVING_CHECK = "s4"  # cd / && export LEAKED=yes
+FIRST_HINT = "Make the file other.txt in your working folder."  # SLIDE_CHECK's hint=
+SECOND_HINT = "Run: touch other.txt"  # its hint2=, after=2
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -58,7 +60,27 @@ async def test_a_failing_check_shows_the_last_line_it_printed():
             "block": SLIDE_CHECK,
             "done": False,
             "message": "There is no other.txt yet.",
+            "hints": [FIRST_HINT],
         }
+
+
+@pytest.mark.usefixtures("local_backend", "checks_deck")
+async def test_hints_come_after_failed_checks_and_the_second_after_two_in_a_row():
+    async with page(await new_session(), SLUG) as me:
+        assert "hints" not in await check(me, SLIDE_CHECK)  # no sandbox yet: no verdict, so no hint
+        await me.run(block=MAKE_FILE)
+        assert (await check(me, SLIDE_CHECK))["hints"] == [FIRST_HINT]
+        assert (await check(me, SLIDE_CHECK))["hints"] == [FIRST_HINT, SECOND_HINT]
+        assert (await check(me, SLIDE_CHECK))["hints"] == [FIRST_HINT, SECOND_HINT]
+        end, _ = await me.run("touch other.txt", block=MAKE_FILE)
+        assert end["status"] == "ok"
+        answer = await check(me, SLIDE_CHECK)
+        assert answer["done"] is True and "hints" not in answer
+        # A pass starts the count again: the next failure shows the first hint only.
+        await me.run("rm other.txt", block=MAKE_FILE)
+        assert (await check(me, SLIDE_CHECK))["hints"] == [FIRST_HINT]
+        # A check without hints never carries any.
+        assert "hints" not in await check(me, MAKE_FILE)
 
 
 @pytest.mark.usefixtures("local_backend", "checks_deck")

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.backends import backend_get, runner
-from tests.docker_helpers import docker_remove_labelled
+from sandbox.backends import runner
 from tests.sandbox.runs_support import rehearse
 
 FIXTURES = Path(__file__).parent / "fixtures" / "rehearse"
@@ -27,18 +26,6 @@ SECURITY = os.environ.get("PODIUM_SANDBOX_SECURITY") or "userns"
 def lines_of(out: str) -> list[str]:
     """The report's step lines, with the durations taken out."""
     return [re.sub(r" \d+\.\ds", " Ns", line) for line in out.splitlines() if line.startswith("slide ")]
-
-
-@pytest.fixture
-def docker_rehearsal(settings, docker_client):
-    """Rehearsals on the real engine; whatever a rehearsal left (a kept sandbox, a failure) is removed afterwards."""
-    settings.PODIUM_SANDBOX_BACKEND = "docker"
-    settings.PODIUM_SANDBOX_SECURITY = SECURITY
-    settings.PODIUM_KUBECONFIG = ""
-    backend_get.cache_clear()
-    yield docker_client
-    docker_remove_labelled(docker_client, label=f"podium.instance={settings.PODIUM_INSTANCE}-rehearsal")
-    backend_get.cache_clear()
 
 
 @pytest.fixture

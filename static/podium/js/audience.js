@@ -5,6 +5,7 @@ import { toggleDialog, wireDialog } from "./deck/dialogs.js";
 import { followTalk } from "./deck/follow.js";
 import { bindDeckKeys } from "./deck/keys.js";
 import { Overview } from "./deck/overview.js";
+import { startLiveReload } from "./deck/reload.js";
 import { deckConfig, pageReady, startSlideShow } from "./deck/page.js";
 import { slideInHash } from "./deck/slideshow.js";
 import { startRoom } from "./rooms/member.js";
@@ -208,4 +209,5 @@ followTalk(config.followUrl, {
 
 runs = startRuns(config.runs, { onStoredSlide: storedSlide });
 startRoom(config.room);
+startLiveReload(config.reload, { isFollowing: () => follow.live && follow.following });
 pageReady();

@@ -5,6 +5,7 @@ import { toggleDialog, wireDialog } from "./deck/dialogs.js";
 import { followTalk } from "./deck/follow.js";
 import { bindDeckKeys } from "./deck/keys.js";
 import { deckConfig, pageReady, startSlideShow } from "./deck/page.js";
+import { startLiveReload } from "./deck/reload.js";
 import { slideInHash } from "./deck/slideshow.js";
 import { fitStage, slideCopy } from "./deck/stage.js";
 import { Timer, formatTimer } from "./deck/timer.js";
@@ -201,4 +202,5 @@ socket = followTalk(config.followUrl, {
 });
 
 startRuns(config.runs);
+startLiveReload(config.reload);
 pageReady();

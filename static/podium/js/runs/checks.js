@@ -1,8 +1,9 @@
 // "Check my work": one control per step check of the deck (server-rendered in workshop/_check_control.html).
 //
 // A click sends {"type": "check", "block": ID} on the runs websocket; the server runs the check in the
-// attendee's own sandbox and answers {"type": "check.result", "block", "done", "message"} (to every open
-// page of that attendee), or an error carrying "check": ID. runs/index.js owns the socket and hands both here.
+// attendee's own sandbox and answers {"type": "check.result", "block", "done", "message", "hints"?} (to every
+// open page of that attendee), or an error carrying "check": ID. runs/index.js owns the socket and hands both
+// here. "hints" (the deck's hint=, and hint2= after enough failures in a row) show under the control.
 
 const NOT_CONNECTED = "Not connected to the server right now; it is reconnecting. Try again in a moment.";
 
@@ -15,6 +16,7 @@ class CheckControl {
     this.result = root.querySelector("[data-check-result]");
     this.badge = root.querySelector("[data-check-badge]");
     this.message = root.querySelector("[data-check-message]");
+    this.hints = root.querySelector("[data-check-hints]");
     this.busy = false;
     this.button.addEventListener("click", () => this.start());
   }
@@ -30,10 +32,24 @@ class CheckControl {
     this.show("checking", "checking", "Looking at your sandbox…");
   }
 
-  answered(done, text) {
+  answered(done, text, hints) {
     this.busy = false;
     this.button.removeAttribute("aria-disabled");
     this.show(done ? "done" : "not-yet", done ? "done" : "not yet", text || "");
+    this.showHints(done ? [] : hints);
+  }
+
+  showHints(hints) {
+    if (!this.hints) return;
+    const texts = Array.isArray(hints) ? hints.filter((hint) => typeof hint === "string" && hint) : [];
+    this.hints.replaceChildren(
+      ...texts.map((hint) => {
+        const item = document.createElement("li");
+        item.textContent = hint;
+        return item;
+      }),
+    );
+    this.hints.hidden = texts.length === 0;
   }
 
   refused(text) {
@@ -64,7 +80,7 @@ export function startChecks(send) {
   return {
     result(message) {
       const check = checks.get(message.block);
-      if (check) check.answered(message.done === true, message.message);
+      if (check) check.answered(message.done === true, message.message, message.hints);
     },
     refused(message) {
       const check = message.check ? checks.get(message.check) : null;

@@ -65,6 +65,10 @@ export class RunBlock {
     this.action = this.runButton.dataset.actionWord || "Run";
     this.available = !this.runButton.disabled;
     this.highlight = root.querySelector(".highlight");
+    // The deck's recorded output (server-rendered when the deck has a record): shown from the start when Run
+    // is unavailable on this server, else only while the last run failed for the server's reason ("error").
+    this.recorded = root.querySelector("[data-recorded]");
+    this.recordedAlways = this.recorded !== null && !this.recorded.hidden;
     this.original = (this.highlight ? this.highlight.textContent : "").replace(/\n$/, "");
     this.code = this.original;
     this.state = "idle";
@@ -307,6 +311,7 @@ export class RunBlock {
 
   render(text) {
     this.panel.hidden = false;
+    if (this.recorded && !this.recordedAlways) this.recorded.hidden = this.state !== "error";
     this.root.dataset.runState = this.state;
     this.badge.dataset.state = this.state;
     this.badge.textContent = badgeText(this.state, this.exitCode);

@@ -192,3 +192,27 @@ def material_images_on_host(client: docker.DockerClient, base_images: dict[str, 
         )
     if base_images["mysql"] != "mysql:8":  # the manifests run `mysql:8`; here that is the local stand-in
         client.images.get(base_images["mysql"]).tag("mysql", "8")
+
+
+PODIUM_IMAGE = "podium/server:1"  # the root Dockerfile: web, worker, culler, migrate
+INFRA_IMAGE = "podium/infra:1"  # deploy/compose/Dockerfile.infra: Redis (and the compose file's proxy, mirror)
+
+
+@pytest.fixture(scope="session")
+def podium_images(docker_client: docker.DockerClient, base_images: dict[str, str]) -> dict[str, str]:
+    """Podium's own images on the host engine (where the test cluster's kubelet and docker-compose find them),
+    built once when missing (a clean CI machine) from the base images the machine has; reused otherwise, so a
+    test pays for the build only the first time. Returns {"server": ..., "infra": ...}."""
+    root = Path(__file__).resolve().parent.parent
+    debian = "podium-standin/debian:bookworm" if base_images["python"].startswith("podium-standin/") else ""
+    builds = {
+        PODIUM_IMAGE: (root, "Dockerfile", {"PYTHON_IMAGE": base_images["python"]}),
+        INFRA_IMAGE: (root / "deploy" / "compose", "Dockerfile.infra", {"DEBIAN_IMAGE": debian} if debian else {}),
+    }
+    for tag, (context, dockerfile, arguments) in builds.items():
+        try:
+            docker_client.images.get(tag)
+        except docker.errors.ImageNotFound:
+            print(f"building {tag} (missing on this engine)")
+            docker_client.images.build(path=str(context), dockerfile=dockerfile, tag=tag, buildargs=arguments, rm=True)
+    return {"server": PODIUM_IMAGE, "infra": INFRA_IMAGE}

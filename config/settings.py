@@ -281,6 +281,8 @@ PODIUM_K8S_CONTEXT = env_str("PODIUM_K8S_CONTEXT")  # "" = the kubeconfig's curr
 # The API server as workspaces reach it ("" = the kubeconfig's own address), e.g. https://172.17.0.1:6443
 # when the kubeconfig says 127.0.0.1, which a Docker workspace cannot reach.
 PODIUM_K8S_SERVER = env_str("PODIUM_K8S_SERVER")
+# Attendee namespaces are <prefix><sandbox id>; on PodSecurityPolicy clusters it also names Podium's policies and
+# their ClusterRoles (pod_security_spec.psp_name), so two installs with two prefixes never share them.
 PODIUM_K8S_NAMESPACE_PREFIX = env_str("PODIUM_K8S_NAMESPACE_PREFIX", "podium-")
 # Each attendee namespace's ResourceQuota and pod count: what the attendee creates (the workspace pod lives in
 # PODIUM_K8S_WORKSPACES_NAMESPACE and does not count).

@@ -131,6 +131,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=PRODUCTION)
+# Probes and scrapers ask over plain HTTP from inside (the kubelet, Prometheus): a redirect would answer for them
+# (a kubelet counts a redirect to another host as a success).
+SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz|metrics)$"]
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 30 if PRODUCTION else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
 # Behind a proxy that ends TLS: trust its X-Forwarded-Proto (only if it always sets it), or the redirect loops.
@@ -280,6 +283,8 @@ PODIUM_K8S_CONTEXT = env_str("PODIUM_K8S_CONTEXT")  # "" = the kubeconfig's curr
 # The API server as workspaces reach it ("" = the kubeconfig's own address), e.g. https://172.17.0.1:6443
 # when the kubeconfig says 127.0.0.1, which a Docker workspace cannot reach.
 PODIUM_K8S_SERVER = env_str("PODIUM_K8S_SERVER")
+# Attendee namespaces are <prefix><sandbox id>; on PodSecurityPolicy clusters it also names Podium's policies and
+# their ClusterRoles (pod_security_spec.psp_name), so two installs with two prefixes never share them.
 PODIUM_K8S_NAMESPACE_PREFIX = env_str("PODIUM_K8S_NAMESPACE_PREFIX", "podium-")
 # Each attendee namespace's ResourceQuota and pod count: what the attendee creates (the workspace pod lives in
 # PODIUM_K8S_WORKSPACES_NAMESPACE and does not count).

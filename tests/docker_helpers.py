@@ -192,3 +192,66 @@ def material_images_on_host(client: docker.DockerClient, base_images: dict[str, 
         )
     if base_images["mysql"] != "mysql:8":  # the manifests run `mysql:8`; here that is the local stand-in
         client.images.get(base_images["mysql"]).tag("mysql", "8")
+
+
+PODIUM_IMAGE = "podium/server:1"  # the root Dockerfile: web, worker, culler, migrate
+INFRA_IMAGE = "podium/infra:1"  # deploy/compose/Dockerfile.infra: Redis (and the compose file's proxy, mirror)
+SOURCE_LABEL = "org.podium.test.source"  # on images these tests build: the checkout they were built from
+
+
+def source_stamp(root: Path) -> str:
+    """A hash of what of the checkout goes into Podium's image, as it is now (committed or not); the folders
+    .dockerignore leaves out (tests, bench, docs) do not count."""
+    import hashlib
+    import subprocess
+
+    paths = ["--", ".", ":!tests", ":!bench", ":!docs"]
+
+    def git(*args: str) -> bytes:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, check=True).stdout
+
+    digest = hashlib.sha256(git("ls-files", "-s", *paths) + git("diff", "--binary", *paths))
+    for name in sorted(git("ls-files", "--others", "--exclude-standard", "-z", *paths).split(b"\0")):
+        if name and (root / name.decode()).is_file():
+            digest.update(name + (root / name.decode()).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+@pytest.fixture(scope="session")
+def podium_images(
+    docker_client: docker.DockerClient, base_images: dict[str, str]
+) -> dict[str, docker.models.images.Image]:
+    """Podium's own images on the host engine (where the test cluster's kubelet and docker-compose find them),
+    {"server": podium/server:1, "infra": podium/infra:1}, as image objects.
+
+    podium/server:1 is built when missing (a clean CI machine) or built from another checkout than this one
+    (its SOURCE_LABEL differs), so a test runs the code it sits beside; otherwise it is reused, and a test pays
+    for the build (seconds to a minute with the layer cache) only when the code changed. podium/infra:1 (Debian
+    packages only) is built when missing. Other checkouts on the machine may build the same tags: a test that
+    keeps using an image for minutes should tag the returned image with a name of its own.
+    """
+    root = Path(__file__).resolve().parent.parent
+    stamp = source_stamp(root)
+    debian = "podium-standin/debian:bookworm" if base_images["python"].startswith("podium-standin/") else ""
+    builds = {
+        "server": (PODIUM_IMAGE, root, "Dockerfile", {"PYTHON_IMAGE": base_images["python"]}, {SOURCE_LABEL: stamp}),
+        "infra": (INFRA_IMAGE, root / "deploy" / "compose", "Dockerfile.infra", {"DEBIAN_IMAGE": debian}, {}),
+    }
+    images = {}
+    for role, (tag, context, dockerfile, arguments, labels) in builds.items():
+        try:
+            found = docker_client.images.get(tag)
+        except docker.errors.ImageNotFound:
+            found = None
+        if found is None or any((found.labels or {}).get(key) != value for key, value in labels.items()):
+            print(f"building {tag} from {context}")
+            found, _ = docker_client.images.build(
+                path=str(context),
+                dockerfile=dockerfile,
+                tag=tag,
+                buildargs={key: value for key, value in arguments.items() if value},
+                labels=labels,
+                rm=True,
+            )
+        images[role] = found
+    return images

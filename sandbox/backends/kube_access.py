@@ -124,7 +124,9 @@ class KubeAccess:
         """Create (or bring up to date) the namespace of the workspace pods; returns its name."""
         engine = self.pod_security_engine()
         namespace = self.config.workspaces_namespace
-        for item in kspec.workspaces_namespace_objects(namespace=namespace, engine=engine):
+        for item in kspec.workspaces_namespace_objects(
+            namespace=namespace, engine=engine, prefix=self.config.namespace_prefix
+        ):
             self.apply(item, doing=f"creating the workspaces' {item['kind']}")
         return namespace
 
@@ -161,6 +163,7 @@ class KubeAccess:
             level=self.config.pod_security,
             version=self.config.pod_security_version,
             engine=engine,
+            prefix=self.config.namespace_prefix,
         )
         progress("Creating your Kubernetes namespace…")
         created = self.apply(objects[0], doing="creating your namespace")

@@ -253,13 +253,14 @@ def workspace_kubeconfig_secret(*, spec: SandboxSpec, namespace: str, pod_namesp
     }
 
 
-def workspaces_namespace_objects(*, namespace: str, engine: str) -> list[dict]:
+def workspaces_namespace_objects(*, namespace: str, engine: str, prefix: str = psec.PREFIX) -> list[dict]:
     """The namespace of every attendee's workspace pod, with its Docker sidecar.
 
     Attendees have no rights in it. Its pods run as WORKSPACES_ACCOUNT, a ServiceAccount without
     any Role or token; on a PodSecurityPolicy cluster only that ServiceAccount may use the
-    privileged policy, and only in this namespace (PSA: the namespace is labelled privileged). Every
-    install on the cluster shares it, so it carries no install's label.
+    privileged policy (named with `prefix`, PODIUM_K8S_NAMESPACE_PREFIX), and only in this namespace (PSA:
+    the namespace is labelled privileged). Every install on the cluster shares it, so it carries no install's
+    label.
     """
     labels = {LABEL_MANAGED: "1", LABEL_ROLE: ROLE_WORKSPACES}
     objects: list[dict] = [
@@ -288,7 +289,7 @@ def workspaces_namespace_objects(*, namespace: str, engine: str) -> list[dict]:
                 "roleRef": {
                     "apiGroup": "rbac.authorization.k8s.io",
                     "kind": "ClusterRole",
-                    "name": psec.psp_cluster_role_name("privileged"),
+                    "name": psec.psp_cluster_role_name("privileged", prefix=prefix),
                 },
             }
         )

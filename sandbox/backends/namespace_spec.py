@@ -214,11 +214,14 @@ def network_policy(*, spec: SandboxSpec, namespace: str, backend: str) -> dict:
     }
 
 
-def pod_security_role_binding(*, spec: SandboxSpec, namespace: str, backend: str, level: str) -> dict:
+def pod_security_role_binding(
+    *, spec: SandboxSpec, namespace: str, backend: str, level: str, prefix: str = psec.PREFIX
+) -> dict:
     """On a PodSecurityPolicy cluster: every ServiceAccount of the attendee's namespace may use Podium's policy
     of `level`, in this namespace only. Bound to the group of the namespace's ServiceAccounts, not to the
     attendee: a Deployment's pods are created by the ReplicaSet controller, and the admission plugin admits
-    a pod when its creator or the pod's own ServiceAccount may use a policy."""
+    a pod when its creator or the pod's own ServiceAccount may use a policy. `prefix` names the policy
+    (PODIUM_K8S_NAMESPACE_PREFIX)."""
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "RoleBinding",
@@ -233,18 +236,27 @@ def pod_security_role_binding(*, spec: SandboxSpec, namespace: str, backend: str
         "roleRef": {
             "apiGroup": "rbac.authorization.k8s.io",
             "kind": "ClusterRole",
-            "name": psec.psp_cluster_role_name(psec.level_check(level)),
+            "name": psec.psp_cluster_role_name(psec.level_check(level), prefix=prefix),
         },
     }
 
 
 def namespace_objects(
-    *, spec: SandboxSpec, namespace: str, backend: str, limits: NamespaceLimits, level: str, version: str, engine: str
+    *,
+    spec: SandboxSpec,
+    namespace: str,
+    backend: str,
+    limits: NamespaceLimits,
+    level: str,
+    version: str,
+    engine: str,
+    prefix: str = psec.PREFIX,
 ) -> list[dict]:
     """Everything that makes an attendee's namespace, in the order to create it (namespace first).
 
     `engine` is what guards it on this cluster (pod_security.py): with "psp" the namespace also
-    gets the RoleBinding to Podium's PodSecurityPolicy of `level`.
+    gets the RoleBinding to Podium's PodSecurityPolicy of `level`, named with `prefix`
+    (PODIUM_K8S_NAMESPACE_PREFIX).
     """
     common = {"spec": spec, "namespace": namespace, "backend": backend}
     objects = [
@@ -258,7 +270,7 @@ def namespace_objects(
         network_policy(**common),
     ]
     if engine == "psp":
-        objects.append(pod_security_role_binding(**common, level=level))
+        objects.append(pod_security_role_binding(**common, level=level, prefix=prefix))
     return objects
 
 

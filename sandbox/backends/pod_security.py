@@ -127,7 +127,7 @@ def _detect(config: ClusterConfig) -> PodSecurity:
         )
     try:
         if engine == "psp":
-            for item in psec.cluster_policy_objects(level=config.pod_security):
+            for item in psec.cluster_policy_objects(level=config.pod_security, prefix=config.namespace_prefix):
                 apply_object(api, config.api_timeout, item, doing=f"installing the {item['kind']} of pod security")
         namespace = _probe_namespace(config, api, engine)
         problem = _probe(config, namespace=namespace, engine=engine, shown=shown)
@@ -151,6 +151,7 @@ def _probe_namespace(config: ClusterConfig, api: ApiClient, engine: str) -> str:
         level=config.pod_security,
         version=config.pod_security_version,
         engine=engine,
+        prefix=config.namespace_prefix,
     ):
         apply_object(api, config.api_timeout, item, doing=f"preparing the policy probe's {item['kind']}")
     return namespace

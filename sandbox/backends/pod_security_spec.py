@@ -22,6 +22,7 @@ from sandbox.backends.docker_spec import LABEL_MANAGED
 LEVELS = ("baseline", "restricted")  # what PODIUM_K8S_POD_SECURITY may choose for attendees' namespaces
 VERSION = "v1.25"  # the Pod Security Standards version the labels pin (PODIUM_K8S_POD_SECURITY_VERSION)
 ENGINES = ("auto", "psa", "psp", "none")  # PODIUM_K8S_POLICY_ENGINE; "none" is the operator's explicit opt-out
+PREFIX = "podium-"  # default of PODIUM_K8S_NAMESPACE_PREFIX, which names the policies and their ClusterRoles too
 BINDING = "podium-pod-security"  # the RoleBinding that lets a namespace's pods use a PodSecurityPolicy
 
 # Volume types every level allows; baseline adds every type that is not the node's own (hostPath).
@@ -92,17 +93,19 @@ def pod_security_labels(*, level: str, version: str) -> dict[str, str]:
     return labels
 
 
-def psp_name(level: str) -> str:
-    """Podium's PodSecurityPolicy of a level: podium-baseline, podium-restricted, podium-privileged."""
-    return f"podium-{level}"
+def psp_name(level: str, *, prefix: str = PREFIX) -> str:
+    """Podium's PodSecurityPolicy of a level: podium-baseline, podium-restricted, podium-privileged (with the
+    default `prefix`, PODIUM_K8S_NAMESPACE_PREFIX, which also names an install's cluster-wide objects)."""
+    return f"{prefix}{level}"
 
 
-def psp_cluster_role_name(level: str) -> str:
-    """The ClusterRole that may `use` Podium's policy of `level` (bound per namespace, never cluster-wide)."""
-    return f"podium:psp:{level}"
+def psp_cluster_role_name(level: str, *, prefix: str = PREFIX) -> str:
+    """The ClusterRole that may `use` Podium's policy of `level` (bound per namespace, never cluster-wide):
+    podium:psp:baseline with the default `prefix`."""
+    return f"{prefix.rstrip('-')}:psp:{level}"
 
 
-def pod_security_policy(level: str) -> dict:
+def pod_security_policy(level: str, *, prefix: str = PREFIX) -> dict:
     """The PodSecurityPolicy equivalent of a Pod Security Standards level (for clusters before 1.25).
 
     Baseline and restricted refuse privileged containers, the node's namespaces, ports and
@@ -112,7 +115,7 @@ def pod_security_policy(level: str) -> dict:
     default AppArmor profile blocks every pod on nodes without AppArmor, and a list refuses pods
     that name none. "privileged" allows everything: only workspace pods get it.
     """
-    metadata: dict = {"name": psp_name(level), "labels": {LABEL_MANAGED: "1"}}
+    metadata: dict = {"name": psp_name(level, prefix=prefix), "labels": {LABEL_MANAGED: "1"}}
     if level == "privileged":
         metadata["annotations"] = {"seccomp.security.alpha.kubernetes.io/allowedProfileNames": "*"}
         spec = {
@@ -154,31 +157,31 @@ def pod_security_policy(level: str) -> dict:
     return {"apiVersion": "policy/v1beta1", "kind": "PodSecurityPolicy", "metadata": metadata, "spec": spec}
 
 
-def pod_security_cluster_role(level: str) -> dict:
+def pod_security_cluster_role(level: str, *, prefix: str = PREFIX) -> dict:
     """The right to `use` Podium's PodSecurityPolicy of `level`."""
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRole",
-        "metadata": {"name": psp_cluster_role_name(level), "labels": {LABEL_MANAGED: "1"}},
+        "metadata": {"name": psp_cluster_role_name(level, prefix=prefix), "labels": {LABEL_MANAGED: "1"}},
         "rules": [
             {
                 "apiGroups": ["policy"],
                 "resources": ["podsecuritypolicies"],
-                "resourceNames": [psp_name(level)],
+                "resourceNames": [psp_name(level, prefix=prefix)],
                 "verbs": ["use"],
             }
         ],
     }
 
 
-def cluster_policy_objects(*, level: str) -> list[dict]:
-    """What a PodSecurityPolicy cluster needs once: the attendees' policy, the workspaces' privileged one,
-    and a ClusterRole to `use` each."""
+def cluster_policy_objects(*, level: str, prefix: str = PREFIX) -> list[dict]:
+    """What a PodSecurityPolicy cluster needs once per install prefix: the attendees' policy, the workspaces'
+    privileged one, and a ClusterRole to `use` each."""
     return [
-        pod_security_policy(level),
-        pod_security_cluster_role(level),
-        pod_security_policy("privileged"),
-        pod_security_cluster_role("privileged"),
+        pod_security_policy(level, prefix=prefix),
+        pod_security_cluster_role(level, prefix=prefix),
+        pod_security_policy("privileged", prefix=prefix),
+        pod_security_cluster_role("privileged", prefix=prefix),
     ]
 
 

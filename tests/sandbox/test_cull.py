@@ -54,3 +54,14 @@ def test_cull_command_reports_what_it_removed(local_backend):
     call_command("sandbox", "cull", "--idle", "60", stdout=out)
     assert "1 idle sandbox(es) removed." in out.getvalue()
     assert managed_ids(local_backend) == set()
+
+
+def test_remove_all_takes_every_sandbox_busy_or_not(local_backend):
+    # What an operator runs before taking a deployment down (deploy/kubernetes/README.md).
+    _, attendee, busy = attendee_with_sandbox(local_backend)
+    Run.objects.filter(id=running_run(attendee, age=timedelta(seconds=5)).id).update(sandbox=busy)
+    _, _, idle = attendee_with_sandbox(local_backend)
+    out = StringIO()
+    call_command("sandbox", "remove-all", stdout=out)
+    assert "2 sandbox(es) removed." in out.getvalue()
+    assert managed_ids(local_backend) == set()

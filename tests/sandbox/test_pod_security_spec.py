@@ -66,6 +66,18 @@ def test_each_policy_comes_with_a_cluster_role_to_use_it_and_nothing_else() -> N
     ]
 
 
+def test_an_install_with_its_own_namespace_prefix_has_policies_of_its_own() -> None:
+    # Two installs on one cluster (PODIUM_K8S_NAMESPACE_PREFIX) never share, nor delete, each other's policies.
+    objects = psec.cluster_policy_objects(level="restricted", prefix="pk8s-")
+    assert [item["metadata"]["name"] for item in objects] == [
+        "pk8s-restricted",
+        "pk8s:psp:restricted",
+        "pk8s-privileged",
+        "pk8s:psp:privileged",
+    ]
+    assert objects[1]["rules"][0]["resourceNames"] == ["pk8s-restricted"]
+
+
 @pytest.mark.parametrize(
     ("version", "served", "engine"),
     [((1, 20), True, "psp"), ((1, 22), False, "none"), ((1, 23), True, "psa"), ((1, 30), False, "psa")],

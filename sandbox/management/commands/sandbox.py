@@ -77,6 +77,13 @@ class Command(BaseCommand):
         )
         cull.add_argument("--idle", type=int, default=None, help="idle seconds (default PODIUM_SANDBOX_IDLE_TTL)")
         cull.add_argument("--every", type=int, default=0, help="repeat every N seconds until stopped (0 = once)")
+        subcommands.add_parser(
+            "remove-all",
+            help="destroy every sandbox of this install, busy or not (before taking a deployment down)",
+            description="Destroy every sandbox of this install (PODIUM_INSTANCE), in use or not, and those no row "
+            "knows: on Kubernetes, every attendee namespace and workspace pod it made. Runs, progress and rooms "
+            "stay in the database; an attendee's next run creates a fresh sandbox.",
+        )
         kind_up = subcommands.add_parser(
             "kind-up",
             help="create a local kind cluster for the Kubernetes half of the deck and load the workshop images",
@@ -162,6 +169,17 @@ class Command(BaseCommand):
             for sandbox_id, reason in report.failed.items():
                 self.stderr.write(f"sandbox {sandbox_id[:12]} could not be removed: {reason}")
             self.stdout.write(f"{len(report.culled)} sandbox(es) removed.")
+
+    def handle_remove_all(self, **options) -> None:
+        try:
+            report = sandboxes_remove_all()
+        except SandboxError as error:
+            raise CommandError(error.user_message) from None
+        for sandbox_id, reason in report.failed.items():
+            self.stderr.write(f"sandbox {sandbox_id[:12]} could not be removed: {reason}")
+        self.stdout.write(f"{len(report.culled)} sandbox(es) removed.")
+        if report.failed:
+            raise CommandError(f"{len(report.failed)} sandbox(es) could not be removed.")
 
     def handle_firewall(self, *, every: int, **options) -> None:
         if not settings.PODIUM_SANDBOX_FIREWALL:

@@ -1,11 +1,14 @@
 # The two commands of the README, plus helpers for developers.
-.PHONY: serve test lint format
+.PHONY: serve test lint format deploy
 
 serve:  ## set up and serve Podium on http://127.0.0.1:8000
 	scripts/serve.sh
 
 test:  ## set up and run the whole test suite (starts MariaDB, Redis, Docker as needed)
 	scripts/test.sh
+
+deploy:  ## Podium as a service on this machine: docker-compose.yml, built and started (README "Deploy")
+	scripts/compose-up.sh
 
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .

@@ -12,13 +12,18 @@ import asyncio
 import json
 import os
 import re
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
 
 import docker
 import pytest
 import websockets
 
 from deck.parser import deck_parse
-from tests.deploy.compose_stack import ROOT, ComposeStack, http_get, session_cookie
+from tests.deploy.compose_stack import ROOT, ComposeStack, free_port, http_get, session_cookie
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -124,6 +129,38 @@ async def test_a_follower_on_one_web_container_follows_a_presenter_on_the_other(
         await presenter.send(json.dumps({"type": "goto", "slide": 7}))
         seen = await messages_until(follower, lambda m: m.get("slide") == 7)
     assert seen[-1]["slide"] == 7
+
+
+def test_https_on_the_proxy_with_the_tls_override(stack, tmp_path):
+    # A self-signed certificate, as README "Deploy" says: chain then key in one file, and the override file.
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"]
+        + ["-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    pem = tmp_path / "podium.pem"
+    pem.write_bytes(cert.read_bytes() + key.read_bytes())
+    https_port = free_port()
+    os.environ.update(PODIUM_TLS_PEM=str(pem), PODIUM_HTTPS_BIND=f"127.0.0.1:{https_port}")
+    try:
+        stack.compose("-f", "docker-compose.yml", "-f", "deploy/compose/tls.yml", "up", "-d", "--scale", "web=2")
+        context = ssl.create_default_context(cafile=str(cert))
+        context.check_hostname = False
+        url = f"https://127.0.0.1:{https_port}/decks/{SLUG}/"
+        for _ in range(60):  # the recreated web containers become healthy, then the proxy starts
+            try:
+                with urllib.request.urlopen(url, context=context, timeout=10) as response:  # noqa: S310
+                    assert response.status == 200 and b"Run" in response.read()
+                    break
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(2)
+        else:
+            raise AssertionError(f"{url} never answered")
+    finally:
+        for name in ("PODIUM_TLS_PEM", "PODIUM_HTTPS_BIND"):
+            os.environ.pop(name, None)
 
 
 def counts(stack: ComposeStack) -> dict:

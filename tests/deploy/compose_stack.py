@@ -88,6 +88,19 @@ class ComposeStack:
         assert done.returncode == 0, f"docker-compose {' '.join(args)} failed:\n{done.stdout}{done.stderr}"
         return done.stdout
 
+    def logs_save(self, path: Path) -> None:
+        """Every service's log so far into `path` (tests/artifacts), for a look after a failure."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(
+            ["docker-compose", "--env-file", str(self.folder / "podium.env"), "logs", "--no-color", "--timestamps"],
+            cwd=ROOT,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        path.write_text(done.stdout + done.stderr)
+
     def manage(self, *args: str) -> str:
         """`manage.py ARGS` in the first web container."""
         return self.compose("exec", "-T", "web", "python", "manage.py", *args)

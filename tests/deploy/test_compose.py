@@ -44,6 +44,7 @@ def stack(tmp_path_factory):
         stack.up("--scale", "web=2")
         yield stack
     finally:  # PODIUM_COMPOSE_KEEP=1 keeps it for a look after a failure (docker-compose -p NAME down -v)
+        stack.logs_save(ROOT / "tests" / "artifacts" / f"{stack.project}.log")
         if stack.leftovers() and not os.environ.get("PODIUM_COMPOSE_KEEP"):
             stack.compose("down", "-v", "--remove-orphans", timeout=900)
 

@@ -15,8 +15,9 @@ group as `catchup.progress` and `catchup.finished` (`sandbox.protocol`).
 The lease, the step under way and a cancel request live in Django's cache,
 which every process shares when Redis is configured (as the rate limits do):
 a second press on another page, a cancel, or a reloaded page's `history`
-may reach another web process than the one catching up. A lease outlives a
-process that died only until it expires.
+may reach another web process than the one catching up. The process
+catching up renews the lease every HEARTBEAT_SECONDS; one that died holds it
+LEASE_SECONDS at most, so the attendee is never refused for long.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ _PREFIX = "podium:catchup"
 POLL_SECONDS = 0.25
 # A step's run may first wait for its sandbox to be made; past its time limit and this, it is given up.
 STEP_GRACE_SECONDS = 300
+LEASE_SECONDS = 60
+HEARTBEAT_SECONDS = 15
 
 # Strong references: the event loop keeps only weak ones to tasks.
 _tasks: set[asyncio.Task] = set()
@@ -122,7 +125,7 @@ def catch_up_begin(*, attendee: Attendee, deck_slug: str, slide: object, address
     sandbox_admission_check(attendee=attendee)
     started = protocol.catchup_progress(step=0, total=len(steps), message="Catching up: resetting your sandbox…")
     state = {key: started[key] for key in ("step", "total", "message")}
-    if not cache.add(_key(attendee.id), state, timeout=_lease_seconds(len(steps))):
+    if not cache.add(_key(attendee.id), state, timeout=LEASE_SECONDS):
         going = catch_up_state(attendee=attendee)
         where = f" ({going['message']})" if going else ""
         raise RunRefused("busy", f"You are being caught up already{where}. Wait for it to finish, or cancel it.")
@@ -160,12 +163,19 @@ def _key(attendee_id: uuid.UUID, what: str = "lease") -> str:
     return f"{_PREFIX}:{what}:{attendee_id.hex}"
 
 
-def _lease_seconds(steps: int) -> int:
-    return int(steps * (settings.PODIUM_RUN_TIMEOUT + STEP_GRACE_SECONDS)) + STEP_GRACE_SECONDS
-
-
 def _state_store(*, attendee: Attendee, state: dict) -> None:
-    cache.set(_key(attendee.id), state, timeout=_lease_seconds(state["total"]))
+    cache.set(_key(attendee.id), state, timeout=LEASE_SECONDS)
+
+
+def _lease_renew(*, attendee: Attendee) -> None:
+    cache.touch(_key(attendee.id), LEASE_SECONDS)
+    cache.touch(_key(attendee.id, "cancel"), LEASE_SECONDS)
+
+
+async def _heartbeat(*, attendee: Attendee) -> None:
+    while True:
+        await asyncio.sleep(HEARTBEAT_SECONDS)
+        await database_sync_to_async(_lease_renew)(attendee=attendee)
 
 
 def _cancel_asked(*, attendee: Attendee) -> bool:
@@ -182,7 +192,7 @@ async def catch_up_cancel(*, attendee: Attendee) -> None:
     state = await database_sync_to_async(catch_up_state)(attendee=attendee)
     if state is None:
         raise RunRefused("not-running", "You are not being caught up right now.")
-    await database_sync_to_async(cache.set)(_key(attendee.id, "cancel"), True, timeout=_lease_seconds(state["total"]))
+    await database_sync_to_async(cache.set)(_key(attendee.id, "cancel"), True, timeout=LEASE_SECONDS)
     run_id = (await database_sync_to_async(cache.get)(_key(attendee.id)) or {}).get("run")
     if run_id:
         with contextlib.suppress(RunRefused):  # it ended meanwhile
@@ -207,6 +217,7 @@ async def catch_up_run(*, attendee: Attendee, steps: list[CatchUpStep], address:
     """
     send = functools.partial(group_send, attendee_group(attendee.id))
     total = len(steps)
+    heartbeat = asyncio.create_task(_heartbeat(attendee=attendee))
     try:
         await send(protocol.catchup_progress(step=0, total=total, message="Catching up: resetting your sandbox…"))
         reset = await sandbox_reset(attendee=attendee)
@@ -222,6 +233,7 @@ async def catch_up_run(*, attendee: Attendee, steps: list[CatchUpStep], address:
             status="error", total=total, message="Something went wrong on the server while catching up; try again."
         )
     finally:
+        heartbeat.cancel()
         await database_sync_to_async(catch_up_release)(attendee=attendee)
     await send(end)
     return end

@@ -32,6 +32,7 @@ export function catchUpControl(send) {
   const close = document.getElementById("catch-up-close");
   const unavailable = button.disabled; // no engine on the server: the button says why in its tooltip
   let busy = false;
+  let answered = false; // the server has said something about the catch-up this page asked for
 
   function show(text, state) {
     panel.hidden = false;
@@ -66,6 +67,7 @@ export function catchUpControl(send) {
       return;
     }
     busy = true;
+    answered = false;
     show(`Catching up to slide ${slide}…`, "busy");
   });
   cancel.addEventListener("click", () => {
@@ -82,6 +84,7 @@ export function catchUpControl(send) {
     /** `catchup.progress`, or the catch-up going on that `history` tells. */
     progress(message) {
       busy = true;
+      answered = true;
       show(message.message, "busy");
     },
     /** `catchup.finished`: done, or the step it stopped at. */
@@ -93,10 +96,19 @@ export function catchUpControl(send) {
     /** An `error` about catching up (a second press, a limit); false when it is about something else. */
     refused(message) {
       if (message.catchup !== true) return false;
-      if (busy && message.code === "busy") return true; // this page is showing the one going on
+      if (busy && message.code === "busy") {
+        answered = true; // this page is showing the one going on
+        return true;
+      }
       busy = false;
       show(message.message, "error");
       return true;
+    },
+    /** The connection dropped: a press the server never answered will not be. */
+    dropped() {
+      if (!busy || answered) return;
+      busy = false;
+      show("The connection to the server dropped before it answered; try again.", "error");
     },
     /** `history`: the catch-up going on (or null) after a (re)connect. */
     history(state) {

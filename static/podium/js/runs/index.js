@@ -88,6 +88,7 @@ export function startRuns(config, { onStoredSlide } = {}) {
     onDrop(gone) {
       checks.dropped();
       blocks.dropped();
+      catchUp?.dropped();
       if (gone) notice.show("This deck is not on the server any more: Run does not work here.");
       else if (blocks.anyActive) {
         notice.show("The connection to the server dropped; reconnecting… Running code goes on in your sandbox.");

@@ -2,8 +2,9 @@
 real runs, the first failure stopping it with the step named, a second press refused, cancel.
 
 Fixture decks in fixtures/catchup/: catchup-demo.md (each block adds a line to order.txt; slide 5's fails),
-catchup-slow.md (its first step sleeps). The order, the failure and the refusal run on a real Docker sandbox;
-what is refused before any sandbox is touched runs on the LocalBackend double.
+catchup-slow.md (its first step sleeps). The order, the failure and the refusal run on a real Docker sandbox
+(the order once more on the test cluster); what is refused before any sandbox is touched runs on the
+LocalBackend double.
 """
 
 from __future__ import annotations
@@ -158,6 +159,16 @@ async def test_what_cannot_be_caught_up_is_refused_in_words_before_the_sandbox_i
     assert await stored_runs(DEMO) == []
 
 
+@pytest.mark.usefixtures("catchup_decks", "sandbox_worker")
+async def test_with_a_separate_worker_each_step_still_waits_for_the_one_before():
+    async with page(await new_session(), DEMO) as me:
+        mark = await catch_up(me, 5)
+        end = await catch_up_end(me, mark)
+        assert end["type"] == "catchup.finished" and end["status"] == "ok", end
+        look = next(m for m in me.log[mark:] if m["type"] == "run.accepted" and m["block"] == "s4b0")
+        assert me.text(look["run"]) == "one\ntwo\nthree\n"
+
+
 @pytest.mark.usefixtures("catchup_decks")
 async def test_catching_up_counts_the_reset_against_the_new_sandbox_rate(settings):
     settings.PODIUM_RATE_SANDBOXES_PER_ATTENDEE = (1, 600)
@@ -170,3 +181,15 @@ async def test_catching_up_counts_the_reset_against_the_new_sandbox_rate(setting
         # Refused, it holds nothing: the attendee runs as before.
         end, _ = await me.run(block="s3b0")
         assert end["status"] == "ok"
+
+
+@pytest.mark.cluster
+@pytest.mark.usefixtures("catchup_decks")
+async def test_catching_up_on_kubernetes_takes_the_same_path(kubernetes_backend):
+    async with page(await new_session(), DEMO) as me:
+        mark = await catch_up(me, 5)
+        end = await catch_up_end(me, mark)
+        assert end["type"] == "catchup.finished" and end["status"] == "ok", end
+        assert accepted_blocks(me, mark) == ["s2b0", "s3b0", "s3b2", "s4b0"]
+        look = next(m for m in me.log[mark:] if m["type"] == "run.accepted" and m["block"] == "s4b0")
+        assert me.text(look["run"]) == "one\ntwo\nthree\n"  # the last step saw what the steps before it made

@@ -3,7 +3,7 @@
 `BenchServer` starts a real daphne server (bench/common.py) on a free loopback
 port against a fresh temporary SQLite database (migrated first), with the
 embedded sandbox worker, the Docker backend and the deck folder bench/decks/
-(one `!bash` block per measured command). A session cookie is obtained the way
+(one `!bash` block per measured command; `slides` and `slug` serve another). A session cookie is obtained the way
 a browser gets one: GET the audience page and keep `sessionid`; if that page
 sets no cookie, the session is created through Django's SessionStore in the
 same database (the report says which way was used). Runs go over a real
@@ -57,6 +57,8 @@ class BenchServer:
     """A daphne server of this checkout with the bench deck, plus the cleanup of what its runs created."""
 
     extra_env: dict[str, str] = field(default_factory=dict)
+    slides: Path = DECKS  # the deck folder it serves, and the deck the bench's attendees are on
+    slug: str = SLUG
     port: int = 0
     folder: Path | None = None
     process: subprocess.Popen | None = None
@@ -80,7 +82,7 @@ class BenchServer:
     def _start(self) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="podium-bench-"))
         self.port = bench.free_port()
-        env = bench.server_env(folder=self.folder, slides=DECKS)
+        env = bench.server_env(folder=self.folder, slides=self.slides)
         env.update(
             {
                 "PODIUM_SANDBOX_BACKEND": "docker",
@@ -120,7 +122,7 @@ class BenchServer:
     # -- a browser's identity -----------------------------------------------------------------------
     def session_cookie(self) -> str:
         """A `sessionid` from the audience page, as a browser gets it; else one made with SessionStore."""
-        url = f"http://127.0.0.1:{self.port}/decks/{SLUG}/"
+        url = f"http://127.0.0.1:{self.port}/decks/{self.slug}/"
         try:
             with urllib.request.urlopen(url, timeout=60) as response:
                 cookies = response.headers.get_all("Set-Cookie") or []
@@ -148,13 +150,14 @@ class BenchServer:
         """The attendee id (uuid hex, as sandbox labels carry it) of this session; remembered for the cleanup."""
         from sandbox.models import Attendee
 
-        attendee = Attendee.objects.get(session_key=session_key, deck_slug=SLUG)
+        attendee = Attendee.objects.get(session_key=session_key, deck_slug=self.slug)
         self.attendees.add(attendee.id.hex)
         return attendee.id.hex
 
     async def runs_socket(self, session_key: str):
         """A websocket to /ws/decks/<slug>/runs/ carrying the session cookie and the page's Origin."""
-        socket_ = await bench.websocket_open(port=self.port, path=f"/ws/decks/{SLUG}/runs/", session_key=session_key)
+        path = f"/ws/decks/{self.slug}/runs/"
+        socket_ = await bench.websocket_open(port=self.port, path=path, session_key=session_key)
         # The server accepts first and looks the attendee up afterwards; the answer to "history"
         # comes after that, so the attendee exists (or the refusal is known) once it arrives.
         await socket_.send(json.dumps({"type": "history"}))

@@ -1,9 +1,9 @@
-"""The runs websocket: Run, Cancel, Reset, Check and history from one attendee's page, and the output back.
+"""The runs websocket: Run, Cancel, Reset, Check, Catch me up and history from one attendee's page, and the output back.
 
 Who is asking comes from the session cookie only (`sandbox.identity`); the
 socket joins that attendee's group and nothing else, so it hears about their
-runs and sandbox only. The work is done by `sandbox.runs` and
-`sandbox.checks`; this consumer translates messages. The protocol, and every
+runs and sandbox only. The work is done by `sandbox.runs`,
+`sandbox.checks` and `sandbox.catch_up`; this consumer translates messages. The protocol, and every
 message the server sends, is in `sandbox.protocol`.
 """
 
@@ -20,6 +20,7 @@ from config.websocket import BadFrame, frame_json
 from deck.errors import DeckFileError, DeckNotFound
 from sandbox import protocol
 from sandbox.admission import sandbox_admission_check
+from sandbox.catch_up import catch_up_begin, catch_up_cancel, catch_up_refuse_runs, catch_up_spawn, catch_up_state
 from sandbox.checks import check_find, check_run
 from sandbox.errors import RunRefused
 from sandbox.executor import db_long
@@ -111,23 +112,37 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
         elif kind == "check":
             await self._check(content.get("block"))
         elif kind == "history":
-            runs = await database_sync_to_async(run_last_per_block)(attendee=self.attendee, deck_slug=self.deck_slug)
-            stored = await database_sync_to_async(progress_of)(attendee=self.attendee)
-            presenter = []
-            if not self.attendee.is_presenter:
-                presenter = await database_sync_to_async(presenter_runs_last)(deck_slug=self.deck_slug)
-            await self.send_json(
-                protocol.history(runs=runs, slide=stored["slide"], checks=stored["checks"], presenter=presenter)
-            )
+            await self._history()
         elif kind == "progress":
             await self._slide(content.get("slide"))
+        elif kind == "catchup":
+            await self._catch_up(content.get("slide"))
+        elif kind == "catchup-cancel":
+            try:
+                await catch_up_cancel(attendee=self.attendee)
+            except RunRefused as exc:
+                await self._error(exc.code, exc.message, catchup=True)
         else:
             await self._error("bad-request", f"Unknown message type {str(kind)[:40]!r}: send {CLIENT_TYPES_SAID}.")
+
+    async def _history(self) -> None:
+        runs = await database_sync_to_async(run_last_per_block)(attendee=self.attendee, deck_slug=self.deck_slug)
+        stored = await database_sync_to_async(progress_of)(attendee=self.attendee)
+        presenter = []
+        if not self.attendee.is_presenter:
+            presenter = await database_sync_to_async(presenter_runs_last)(deck_slug=self.deck_slug)
+        catching_up = await database_sync_to_async(catch_up_state)(attendee=self.attendee)
+        await self.send_json(
+            protocol.history(
+                runs=runs, slide=stored["slide"], checks=stored["checks"], presenter=presenter, catchup=catching_up
+            )
+        )
 
     async def _run(self, block: object, code: object) -> None:
         create = database_sync_to_async(run_create)
         kwargs = {"attendee": self.attendee, "deck_slug": self.deck_slug, "block_id": block, "code": code}
         try:
+            await database_sync_to_async(catch_up_refuse_runs)(attendee=self.attendee)
             try:
                 run = await create(**kwargs, address=self.address)
             except RunRefused as exc:
@@ -154,6 +169,16 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
         task = asyncio.create_task(sandbox_reset_start(attendee=self.attendee))
         _background.add(task)
         task.add_done_callback(_background.discard)
+
+    async def _catch_up(self, slide: object) -> None:
+        try:
+            steps = await database_sync_to_async(catch_up_begin)(
+                attendee=self.attendee, deck_slug=self.deck_slug, slide=slide, address=self.address
+            )
+        except RunRefused as exc:
+            await self._error(exc.code, exc.message, catchup=True)
+            return
+        catch_up_spawn(attendee=self.attendee, steps=steps, address=self.address)
 
     async def _check(self, check_id: object) -> None:
         named = check_id if isinstance(check_id, str) else None
@@ -199,8 +224,10 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
         except RunRefused as exc:
             await self._error(exc.code, exc.message)
 
-    async def _error(self, code: str, message: str, *, block: str | None = None, check: str | None = None) -> None:
-        await self.send_json(protocol.error(code=code, message=message, block=block, check=check))
+    async def _error(
+        self, code: str, message: str, *, block: str | None = None, check: str | None = None, catchup: bool = False
+    ) -> None:
+        await self.send_json(protocol.error(code=code, message=message, block=block, check=check, catchup=catchup))
 
     # -- events of the attendee's group, passed on as they are ----------------------------------
     async def _forward(self, event: dict) -> None:
@@ -213,3 +240,5 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
     sandbox_progress = _forward  # the setup status of the sandbox (see sandbox.protocol)
     sandbox_reset = _forward
     check_result = _forward
+    catchup_progress = _forward
+    catchup_finished = _forward

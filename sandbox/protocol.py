@@ -13,6 +13,9 @@ Client -> server
   history   {}                                         ask for the stored runs, slide and checks (a reload)
   check     {"block": "s7b0" | "s7"}                   "Check my work": a block's check, or a slide's
   progress  {"slide": 7}                               the slide the attendee is on (stored at most once a second)
+  catchup   {"slide": 20}                              "Catch me up to this slide": reset the sandbox, then run the
+                                                       deck's text of every runnable block of slides 1 to 19, in order
+  catchup-cancel {}                                    stop catching up (the step running is cancelled)
 
 Server -> client (to the attendee's group unless marked "this socket")
   run.accepted      {"run", "block"}                   a run was stored; always ahead of the run's other messages
@@ -30,14 +33,26 @@ Server -> client (to the attendee's group unless marked "this socket")
                                                        the answer of "check" ("block" is the check id); "hints":
                                                        the deck's hint=, then hint2= too after after=N failures
                                                        in a row (only on a "not yet" the check really gave)
+  catchup.progress  {"step", "total", "message", "block"?, "slide"?, "run"?}
+                                                       catching up: step 0 is the reset, then one per block, sent
+                                                       after the step's run.accepted ("run"); "message" is the
+                                                       sentence to show ("Catching up: step 7 of 12 — Build on …")
+  catchup.finished  {"status": "ok" | "failed" | "cancelled" | "error", "message", "total", "step"?, "block"?,
+                     "slide"?}                         how it ended; "failed" names the step that did not succeed
+                                                       (the first failure stops it), "cancelled" the step stopped
   history           {"runs": [stored run…], "slide": n | null, "checks": {check id: {"done", "message", "at"}},
-                     "presenter": [stored run…]}       this socket; a stored run is `run_public`'s dict; "presenter":
-                                                       the presenter's last finished runs (empty on their own page)
+                     "presenter": [stored run…], "catchup": {"step", "total", "message"} | null}
+                                                       this socket; a stored run is `run_public`'s dict; "presenter":
+                                                       the presenter's last finished runs (empty on their own page);
+                                                       "catchup": the catch-up going on, if one is
   presenter.run.started / presenter.run.output / presenter.run.finished
                     the same fields as run.started / run.output / run.finished: a run of the deck's presenter,
                     copied to the followers' pages (the deck's presenter_runs_group) to watch, read-only
-  error             {"code", "message", "block"?, "check"?}
-                                                       this socket; a refused request, code one of ERROR_CODES
+  error             {"code", "message", "block"?, "check"?, "catchup"?}
+                                                       this socket; a refused request, code one of ERROR_CODES;
+                                                       "catchup": true when it refused "catchup" or "catchup-cancel"
+                                                       (a second press while catching up is "busy"; a run while
+                                                       catching up is refused "busy" too)
 
 Every message is a JSON object in a text frame of at most PODIUM_WS_MESSAGE_MAX
 bytes (`config.websocket`); anything else gets an "error" and the socket stays
@@ -57,7 +72,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from sandbox.models import Run
 
-CLIENT_TYPES = ("run", "cancel", "reset", "history", "check", "progress")
+CLIENT_TYPES = ("run", "cancel", "reset", "history", "check", "progress", "catchup", "catchup-cancel")
 # How an error names them: "run", "cancel", … or "progress".
 CLIENT_TYPES_SAID = ", ".join(f'"{kind}"' for kind in CLIENT_TYPES[:-1]) + f' or "{CLIENT_TYPES[-1]}"'
 ERROR_CODES = (
@@ -125,16 +140,47 @@ def check_result(*, check_id: str, done: bool, message: str, hints: list[str] = 
     return event
 
 
-def history(*, runs: list[Run], slide: int | None, checks: dict, presenter: list[Run] = ()) -> dict:
+def history(
+    *, runs: list[Run], slide: int | None, checks: dict, presenter: list[Run] = (), catchup: dict | None = None
+) -> dict:
     """`history`: the last run of each block (`run_public`), the stored slide, the latest answer of each check,
-    and (a follower's page) the presenter's last finished run of each block."""
+    (a follower's page) the presenter's last finished run of each block, and the catch-up going on, if any."""
     return {
         "type": "history",
         "runs": [run_public(run) for run in runs],
         "slide": slide,
         "checks": checks,
         "presenter": [run_public(run) for run in presenter],
+        "catchup": catchup,
     }
+
+
+def catchup_progress(
+    *, step: int, total: int, message: str, block: str | None = None, slide: int | None = None, run: str | None = None
+) -> dict:
+    """`catchup.progress`: catching up is at step `step` of `total` (0: the reset), with the sentence to show."""
+    event = {"type": "catchup.progress", "step": step, "total": total, "message": message}
+    for key, value in (("block", block), ("slide", slide), ("run", run)):
+        if value is not None:
+            event[key] = value
+    return event
+
+
+def catchup_finished(
+    *,
+    status: str,
+    message: str,
+    total: int,
+    step: int | None = None,
+    block: str | None = None,
+    slide: int | None = None,
+) -> dict:
+    """`catchup.finished`: how catching up ended ("ok", "failed", "cancelled", "error"), and the step it stopped at."""
+    event = {"type": "catchup.finished", "status": status, "message": message, "total": total}
+    for key, value in (("step", step), ("block", block), ("slide", slide)):
+        if value is not None:
+            event[key] = value
+    return event
 
 
 def run_public(run: Run) -> dict:
@@ -157,14 +203,19 @@ def run_public(run: Run) -> dict:
     }
 
 
-def error(*, code: str, message: str, block: str | None = None, check: str | None = None) -> dict:
+def error(
+    *, code: str, message: str, block: str | None = None, check: str | None = None, catchup: bool = False
+) -> dict:
     """`error`: a refused request, `code` for the page and `message` for the learner.
 
     `block` names the block a refused run was for; `check` the step a refused
     "check" was for, so the page shows it at that step's "Check my work".
-    Both are cut to 40 characters (they echo what the client sent).
+    Both are cut to 40 characters (they echo what the client sent). `catchup`
+    marks a refused "catchup" or "catchup-cancel", shown at the catch-up button.
     """
     event = {"type": "error", "code": code, "message": message}
+    if catchup:
+        event["catchup"] = True
     if block is not None:
         event["block"] = block[:40]
     if check is not None:

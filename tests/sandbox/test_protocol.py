@@ -83,7 +83,8 @@ def test_history_shows_the_edited_code_only_when_edited():
     runs = [finished_run(), finished_run(id=uuid.UUID(int=1), block_id="s8b1", slide=8, block_index=1, edited=True)]
     checks = {"s7b0": {"done": True, "message": "ok", "at": "2024-05-01T09:31:00+00:00"}}
     history = protocol.history(runs=runs, slide=8, checks=checks, presenter=runs[:1])
-    assert list(history) == ["type", "runs", "slide", "checks", "presenter"]
+    assert list(history) == ["type", "runs", "slide", "checks", "presenter", "catchup"]
+    assert history["catchup"] is None  # no catch-up going on
     assert (history["type"], history["slide"], history["checks"]) == ("history", 8, checks)
     assert history["presenter"] == history["runs"][:1]
     assert history["runs"][0] == {
@@ -113,5 +114,28 @@ def test_errors_echo_at_most_40_characters_of_what_was_sent():
     assert protocol.error(code="busy", message="Wait.", check="s7")["check"] == "s7"
 
 
+def test_catch_up_messages_carry_the_step_only_when_there_is_one():
+    assert protocol.catchup_progress(step=0, total=3, message="Catching up: resetting your sandbox…") == {
+        "type": "catchup.progress",
+        "step": 0,
+        "total": 3,
+        "message": "Catching up: resetting your sandbox…",
+    }
+    progress = protocol.catchup_progress(step=2, total=3, message="m", block="s3b0", slide=3, run="r")
+    assert (progress["block"], progress["slide"], progress["run"]) == ("s3b0", 3, "r")
+    assert protocol.catchup_finished(status="ok", message="Done.", total=3) == {
+        "type": "catchup.finished",
+        "status": "ok",
+        "message": "Done.",
+        "total": 3,
+    }
+    failed = protocol.catchup_finished(status="failed", message="No.", total=3, step=2, block="s3b0", slide=3)
+    assert (failed["step"], failed["block"], failed["slide"]) == (2, "s3b0", 3)
+    assert protocol.error(code="busy", message="Wait.", catchup=True)["catchup"] is True
+    assert "catchup" not in protocol.error(code="busy", message="Wait.")
+
+
 def test_the_client_types_as_an_error_names_them():
-    assert protocol.CLIENT_TYPES_SAID == '"run", "cancel", "reset", "history", "check" or "progress"'
+    assert protocol.CLIENT_TYPES_SAID == (
+        '"run", "cancel", "reset", "history", "check", "progress", "catchup" or "catchup-cancel"'
+    )

@@ -6,10 +6,12 @@
 //   blocks.js     which block a run message is for (each a RunBlock, run_block.js, with terminal.js output)
 //   checks.js     "Check my work"           progress.js  steps done, the slide an attendee is on
 //   reset.js      "Reset my sandbox"        notice.js    what belongs to no block
+//   catch_up.js   "Catch me up to this slide" (audience page): progress, the step it stopped at, cancel
 //   layout.js     slides refitted as panels grow;        shortcut.js  Ctrl+Enter
 //   presenter_run.js  the presenter's runs, watched read-only under their blocks (followers' pages only)
 
 import { RunBlocks } from "./blocks.js";
+import { catchUpControl } from "./catch_up.js";
 import { startChecks } from "./checks.js";
 import { RunsConnection } from "./connection.js";
 import { slideLayout } from "./layout.js";
@@ -36,6 +38,7 @@ export function startRuns(config, { onStoredSlide } = {}) {
   const output = terminals(config.terminal, config.terminalMissing);
   const notice = pageNotice();
   const reset = resetControl((message) => connection.send(message));
+  const catchUp = catchUpControl(send); // a press right after the page loaded goes once the socket opens
   const layout = slideLayout();
   const terminal = (host, options) => output.open(host, options);
   const blocks = new RunBlocks(roots, { shortcut: SHORTCUT, send, layout, terminal });
@@ -66,13 +69,16 @@ export function startRuns(config, { onStoredSlide } = {}) {
       progress.checkResult(message.block, message.done === true);
     },
     "sandbox.reset": (message) => reset.done(message.message, message.status === "ok"),
+    "catchup.progress": (message) => catchUp?.progress(message),
+    "catchup.finished": (message) => catchUp?.finished(message),
     history(message) {
       blocks.history(message);
       watched.history(message.presenter);
       progress.history(message);
+      catchUp?.history(message.catchup);
     },
     error(message) {
-      if (checks.refused(message) || blocks.refused(message)) return;
+      if (catchUp?.refused(message) || checks.refused(message) || blocks.refused(message)) return;
       notice.show(message.message, { forMoment: true });
     },
   };
@@ -82,6 +88,7 @@ export function startRuns(config, { onStoredSlide } = {}) {
     onDrop(gone) {
       checks.dropped();
       blocks.dropped();
+      catchUp?.dropped();
       if (gone) notice.show("This deck is not on the server any more: Run does not work here.");
       else if (blocks.anyActive) {
         notice.show("The connection to the server dropped; reconnecting… Running code goes on in your sandbox.");

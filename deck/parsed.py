@@ -131,6 +131,8 @@ class Deck:
     problems: list[Problem] = field(default_factory=list)
     # Deck-relative image files the slides show (posix paths under the deck's folder): what the asset view may serve.
     assets: list[str] = field(default_factory=list)
+    # The files its blocks include (resolved, inside the include root, present or not): a change to one makes it stale.
+    includes: list[Path] = field(default_factory=list)
 
     def block(self, slide_number: int, index: int) -> CodeBlock | None:
         """The block at (slide, index), or None when there is no such block."""

@@ -81,7 +81,13 @@ def deck_parse(
     title = slides[0].title if slides and slides[0].title else path.stem
     problems = sorted(ctx.problems, key=lambda problem: problem.line)
     return Deck(
-        slug=slug or path.stem, path=path, title=title, slides=slides, problems=problems, assets=sorted(ctx.assets)
+        slug=slug or path.stem,
+        path=path,
+        title=title,
+        slides=slides,
+        problems=problems,
+        assets=sorted(ctx.assets),
+        includes=sorted(ctx.includes.named) if ctx.includes is not None else [],
     )
 
 
@@ -112,6 +118,8 @@ def _slide(md: Markdown, draft: SlideDraft) -> Slide:
 
 def _inner_html(md: Markdown, element: etree.Element) -> str:
     """The HTML of `element`'s content, finished the way `Markdown.convert` finishes a document."""
+    if not len(element) and not (element.text or "").strip():
+        return ""  # most slides have no notes: nothing to serialise
     element.tag = md.doc_tag
     element.attrib.clear()
     element.tail = None

@@ -15,7 +15,6 @@ from pathlib import Path
 from django.conf import settings
 
 from deck.errors import DeckFileError, DeckNotFound
-from deck.markdown.includes import include_path
 from deck.parsed import Deck
 from deck.parser import deck_parse
 from deck.recorded import Recording, record_load, record_path
@@ -41,12 +40,6 @@ def _include_root() -> Path:
     return Path(settings.PODIUM_INCLUDE_ROOT)
 
 
-def _included_files(deck: Deck, root: Path) -> tuple[Path, ...]:
-    """The files the deck's blocks include (those inside the include root), resolved once per parse."""
-    relpaths = sorted({block.include for slide in deck.slides for block in slide.blocks if block.include})
-    return tuple(target for relpath in relpaths if (target := include_path(root=root, relpath=relpath)) is not None)
-
-
 def _key(path: Path, root: Path, includes: tuple[Path, ...]) -> tuple:
     """What must stay the same for a cached deck to still be right."""
     return (_stamp(path), str(root), tuple(_stamp(target) for target in includes))
@@ -60,10 +53,10 @@ def _deck_cached(path: Path, slug: str) -> Deck:
     if cached is not None and cached[0] == _key(path, root, cached[2]):
         return cached[1]
     # The key is taken before parsing: a file changing during the parse makes the next read parse again.
-    includes = _included_files(cached[1], root) if cached is not None else ()
+    includes = tuple(cached[1].includes) if cached is not None else ()
     before = _key(path, root, includes)
     deck = deck_parse(path=path, slug=slug, include_root=root, asset_url=ASSET_URL.format(slug=slug))
-    now_includes = _included_files(deck, root)
+    now_includes = tuple(deck.includes)
     key = before if now_includes == includes else _key(path, root, now_includes)
     with _cache_lock:
         _cache[path] = (key, deck, now_includes)

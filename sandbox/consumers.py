@@ -43,6 +43,21 @@ SLIDE_STORE_SECONDS = 1.0
 _background: set[asyncio.Task] = set()
 # (attendee id, check id) of the checks running in this process: one at a time per step.
 _checking: set[tuple[str, str]] = set()
+# The events of the attendee's group that the page gets as they are (`sandbox.progress` is the setup status of
+# the sandbox, see sandbox.protocol); RunConsumer.dispatch passes them on.
+FORWARDED = frozenset(
+    (
+        "run.accepted",
+        "run.started",
+        "run.output",
+        "run.finished",
+        "sandbox.progress",
+        "sandbox.reset",
+        "check.result",
+        "catchup.progress",
+        "catchup.finished",
+    )
+)
 
 
 class RunConsumer(AsyncJsonWebsocketConsumer):
@@ -230,15 +245,10 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(protocol.error(code=code, message=message, block=block, check=check, catchup=catchup))
 
     # -- events of the attendee's group, passed on as they are ----------------------------------
-    async def _forward(self, event: dict) -> None:
-        await self.send_json(event)
-
-    run_accepted = _forward
-    run_started = _forward
-    run_output = _forward
-    run_finished = _forward
-    sandbox_progress = _forward  # the setup status of the sandbox (see sandbox.protocol)
-    sandbox_reset = _forward
-    check_result = _forward
-    catchup_progress = _forward
-    catchup_finished = _forward
+    async def dispatch(self, message: dict) -> None:
+        # The base class first closes stale database connections, a hop to the one thread database calls
+        # share, for every message; a forwarded event touches no database, and a fast run sends many.
+        if message.get("type") in FORWARDED:
+            await self.send_json(message)
+            return
+        await super().dispatch(message)

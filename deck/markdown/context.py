@@ -18,6 +18,7 @@ from xml.etree.ElementTree import Element
 from markdown import Markdown
 from markdown.extensions import Extension
 
+from deck.markdown.includes import IncludeFiles
 from deck.parsed import Check, CodeBlock, Problem
 
 
@@ -67,6 +68,7 @@ class DeckContext:
     rules_seen: set[int] = field(default_factory=set)
     slides: list[SlideDraft] = field(default_factory=list)
     assets: set[str] = field(default_factory=set)
+    includes: IncludeFiles | None = None  # made by the first block that includes a file
 
     @property
     def folder(self) -> Path | None:

@@ -35,6 +35,7 @@ DOCKER_HEADER = struct.Struct(">BxxxL")
 STREAMS = {1: "stdout", 2: "stderr"}
 END, FAILED, HELLO = 3, 4, 0
 HELLO_TIMEOUT = 10.0  # seconds for a new agent to say it is there
+READ_BUFFER = 256 * 1024  # bytes read from the agent's socket at once, at most
 
 
 class AgentMissing(Exception):
@@ -114,19 +115,24 @@ class Agent:
             self._raw.close()
 
     def _read(self) -> None:
-        buffer = b""
+        # Docker cuts the agent's frames into pieces of its own: they are put together here, each byte
+        # copied once into the buffer and once out of it.
+        buffer = bytearray()
         try:
             for stream, data in _docker_frames(self._raw):
                 if stream != 1:  # the agent's own stderr
                     log.warning("podium-agent: %s", data.decode(errors="replace").strip())
                     continue
                 buffer += data
-                while len(buffer) >= HEADER.size:
-                    number, kind, size = HEADER.unpack_from(buffer)
-                    if len(buffer) < HEADER.size + size:
+                start = 0
+                while len(buffer) - start >= HEADER.size:
+                    number, kind, size = HEADER.unpack_from(buffer, start)
+                    end = start + HEADER.size + size
+                    if len(buffer) < end:
                         break
-                    payload, buffer = buffer[HEADER.size : HEADER.size + size], buffer[HEADER.size + size :]
-                    self._dispatch(number, kind, payload)
+                    self._dispatch(number, kind, bytes(buffer[start + HEADER.size : end]))
+                    start = end
+                del buffer[:start]
             self._die("its output ended")
         except OSError as error:
             self._die(f"reading it failed: {error}")
@@ -157,27 +163,26 @@ class Agent:
 
 
 def _docker_frames(raw) -> Iterator[tuple[int, bytes]]:
-    """The (stream, bytes) frames of an attached exec without a TTY, read straight from its socket."""
+    """The (stream, bytes) frames of an attached exec without a TTY, read straight from its socket.
+
+    Docker copies output in frames of a few KiB: reading up to READ_BUFFER bytes at once takes a fast
+    run's output in a few large reads instead of two system calls per frame.
+    """
+    pending = bytearray()
     while True:
-        header = _exactly(raw, DOCKER_HEADER.size)
-        if header is None:
-            return
-        stream, size = DOCKER_HEADER.unpack(header)
-        data = _exactly(raw, size)
-        if data is None:
-            return
-        yield stream, data
-
-
-def _exactly(raw, size: int) -> bytes | None:
-    parts, left = [], size
-    while left:
-        chunk = raw.recv(min(left, 1 << 20))
+        chunk = raw.recv(READ_BUFFER)
         if not chunk:
-            return None
-        parts.append(chunk)
-        left -= len(chunk)
-    return b"".join(parts)
+            return
+        pending += chunk
+        start = 0
+        while len(pending) - start >= DOCKER_HEADER.size:
+            stream, size = DOCKER_HEADER.unpack_from(pending, start)
+            end = start + DOCKER_HEADER.size + size
+            if len(pending) < end:
+                break
+            yield stream, bytes(pending[start + DOCKER_HEADER.size : end])
+            start = end
+        del pending[:start]
 
 
 class Agents:

@@ -12,6 +12,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from sandbox.models import Attendee, Run, Sandbox
+from sandbox.streaming import CHUNK_MAX
 from tests.sandbox.runs_support import (
     NOT_RUNNABLE,
     PYTHON,
@@ -92,7 +93,7 @@ async def test_large_output_is_capped_as_documented(settings):
         streamed = me.text(end["run"], "stdout")
         # Exactly the first MiB, in order, nothing lost or repeated; the rest dropped while seq ran on.
         assert streamed == expected[:cap]
-        assert all(len(m["data"].encode()) <= 64 * 1024 for m in outputs)
+        assert all(len(m["data"].encode()) <= CHUNK_MAX for m in outputs)
         assert end["truncated"] is True and end["status"] == "ok" and end["exit_code"] == 0
         assert "1 MiB" in end["message"] and "PODIUM_RUN_OUTPUT_CAP" in end["message"]
     run = await stored(end["run"])

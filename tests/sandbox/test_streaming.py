@@ -99,3 +99,28 @@ async def test_stream_events_stay_between_the_output_around_them():
     stream.output("stdout", b"after")
     await stream.close()
     assert [e["type"] for e in sink.events] == ["sandbox.progress", "run.output", "marker", "run.output"]
+
+
+async def test_a_flood_from_a_thread_with_setup_status_between_arrives_whole_in_order():
+    sink = Sink()
+    stream = RunStream(run_id="r", send=sink, output_cap=10**8)
+
+    def backend() -> None:
+        for n in range(20_000):
+            stream.output("stdout", f"{n}\n".encode())
+            if n % 5000 == 0:
+                stream.setup_status(f"status {n}")
+
+    await asyncio.to_thread(backend)
+    await stream.close()
+    expected = "".join(f"{n}\n" for n in range(20_000))
+    assert sink.text() == expected == stream.text()
+    assert [e["seq"] for e in sink.outputs()] == list(range(1, len(sink.outputs()) + 1))
+    # Each status sits where it was said: after the output of its line number, before the next.
+    said = ""
+    for event in sink.events:
+        if event["type"] == "run.output":
+            said += event["data"]
+        else:
+            n = int(event["message"].split()[1])
+            assert said.endswith(f"\n{n}\n") or said == f"{n}\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import faulthandler
 import tempfile
 import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,3 +64,25 @@ def pytest_unconfigure(config) -> None:
     word of where. So past EXIT_GRACE, print every thread's stack and exit with 1: the hang is then a
     failure with its cause on screen."""
     faulthandler.dump_traceback_later(EXIT_GRACE, exit=True)
+
+
+@pytest.fixture(autouse=True)
+def _no_receive_outlives_its_test(request):
+    """A socket a test leaves open (a consumer, or its group's subscription in config.fanout) is destroyed with
+    the test's event loop in the middle of a channel layer receive. The Redis layer is one object for the whole
+    process and never learns that this receive ended, so every later test's receive failed ("Lock ... is bound
+    to a different event loop"). A real process has one loop and never meets it. Here, a test that leaves a
+    receive or a subscription behind is named in a warning, and the next test starts with a fresh layer."""
+    from channels.layers import channel_layers
+
+    from config import fanout
+
+    yield
+    stuck = [alias for alias, layer in channel_layers.backends.items() if getattr(layer, "receive_count", 0)]
+    if fanout._fanouts or stuck:
+        warnings.warn(
+            f"{request.node.nodeid} left receives open: layers {stuck}, subscriptions {sorted(fanout._fanouts)}",
+            stacklevel=1,
+        )
+        fanout._fanouts.clear()
+        channel_layers.backends.clear()

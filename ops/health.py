@@ -32,7 +32,9 @@ async def _channel_layer() -> None:
     layer = get_channel_layer()
     channel = await layer.new_channel()
     await layer.send(channel, {"type": "podium.ready"})
-    message = await layer.receive(channel)
+    # Shielded: when the check times out, the receive itself is not cancelled. A Redis layer's receive cut off
+    # halfway can leave its per-process receive lock held, and every socket of the process stops receiving.
+    message = await asyncio.shield(layer.receive(channel))
     if message.get("type") != "podium.ready":
         raise RuntimeError(f"the channel layer gave back {message!r}")
 

@@ -48,7 +48,7 @@ pytest_run() {  # label, pytest args...
     local label=$1; shift
     say "pytest: $label"
     set +e
-    .venv/bin/pytest "$@"
+    .venv/bin/pytest --durations=15 "$@"  # the slowest tests, for keeping CI within its time
     local rc=$?
     set -e
     # 5 = no test collected: a filter that matched nothing is not a failure of the suite.

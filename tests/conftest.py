@@ -67,16 +67,21 @@ def pytest_unconfigure(config) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _no_receive_outlives_its_test(request):
-    """A socket a test leaves open (a consumer, or its group's subscription in config.fanout) is destroyed with
-    the test's event loop in the middle of a channel layer receive. The Redis layer is one object for the whole
-    process and never learns that this receive ended, so every later test's receive failed ("Lock ... is bound
-    to a different event loop"). A real process has one loop and never meets it. Here, a test that leaves a
-    receive or a subscription behind is named in a warning, and the next test starts with a fresh layer."""
+def _a_channel_layer_per_test(request):
+    """Each test gets channel layers of its own, as each runs on an event loop of its own.
+
+    The Redis layer is one object per process, and its receive locks belong to the event loop that made them.
+    A socket a test leaves open (a consumer, or its group's subscription in config.fanout) is destroyed with
+    that test's loop in the middle of a receive, and the lock it held then failed every later test's receive
+    ("Lock ... is bound to a different event loop"). A real process has one loop and never meets this. A test
+    that leaves a receive or a subscription open is named in a warning.
+    """
     from channels.layers import channel_layers
 
     from config import fanout
 
+    fanout._fanouts.clear()
+    channel_layers.backends.clear()
     yield
     stuck = [alias for alias, layer in channel_layers.backends.items() if getattr(layer, "receive_count", 0)]
     if fanout._fanouts or stuck:
@@ -84,5 +89,3 @@ def _no_receive_outlives_its_test(request):
             f"{request.node.nodeid} left receives open: layers {stuck}, subscriptions {sorted(fanout._fanouts)}",
             stacklevel=1,
         )
-        fanout._fanouts.clear()
-        channel_layers.backends.clear()

@@ -35,6 +35,9 @@ CONTEXT_FILES = (
     "podium-agent",
     "podium-enter.c",
     "shell-prelude.sh",
+    "podium-terminal",
+    "terminal-rc.sh",
+    "tmux.conf",
 )
 MATERIAL = ("sample_app", "k8s")
 HASH_LABEL = "org.podium.workspace.context"

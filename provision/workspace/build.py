@@ -37,7 +37,6 @@ CONTEXT_FILES = (
     "shell-prelude.sh",
     "podium-terminal",
     "terminal-rc.sh",
-    "tmux.conf",
 )
 MATERIAL = ("sample_app", "k8s")
 HASH_LABEL = "org.podium.workspace.context"

@@ -4,4 +4,3 @@
 if [ -f /root/.podium/env ]; then . /root/.podium/env 2>/dev/null; fi
 if [ -f /root/.bashrc ]; then . /root/.bashrc; fi
 PS1='\[\e[1;34m\]\w\[\e[0m\] \$ '
-export TERM=${TERM:-tmux-256color}

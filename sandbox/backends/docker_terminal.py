@@ -35,7 +35,13 @@ class DockerTerminal(Terminal):
         command = runner.as_attendee(commands.attach_command(request), security=security)
         with engine_errors("opening your terminal", container=container, starting=True):
             self._exec_id = api.exec_create(
-                container, command, stdin=True, stdout=True, stderr=True, tty=True, environment=commands.TERMINAL_ENV
+                container,
+                command,
+                stdin=True,
+                stdout=True,
+                stderr=True,
+                tty=True,
+                environment=commands.attach_environment(request),
             )["Id"]
             hijacked = api.exec_start(self._exec_id, socket=True, tty=True)
         self._socket = getattr(hijacked, "_sock", hijacked)

@@ -1,11 +1,12 @@
 """The in-sandbox half of the terminal: the `podium-terminal` command lines both backends exec.
 
-provision/workspace/podium-terminal keeps one tmux session per workspace, so a reload (a new socket)
-attaches to the same shell with its scrollback; this module is the server's half of that protocol.
+provision/workspace/podium-terminal keeps one shell session per workspace (dtach, with a log of its output),
+so a reload (a new socket) attaches to the same shell and gets its scrollback again; this module is the
+server's half of that protocol.
 
     podium-terminal attach CLIENT        attach with a TTY (the session is made in the directory and with
                                          the exports runs left when there is none)
-    podium-terminal watch CLIENT         attach read-only; exit 3 when there is no session
+    podium-terminal watch CLIENT         follow the session's output read-only; exit 3 when there is no session
     podium-terminal detach CLIENT KEEP   detach CLIENT; with nobody left, end the session KEEP seconds later
     podium-terminal status               "SESSION TYPING WATCHING": 1/0, and how many attaches of each
 
@@ -21,6 +22,12 @@ from sandbox.backends.base import TerminalRequest, TerminalStatus
 TERMINAL = "/usr/local/bin/podium-terminal"
 # What the programs in the terminal are told they run on (xterm.js speaks xterm).
 TERMINAL_ENV = {"TERM": "xterm-256color", "LANG": "C.UTF-8", "COLORTERM": "truecolor"}
+
+
+def attach_environment(request: TerminalRequest) -> dict[str, str]:
+    """The environment of an attach's exec: the terminal's type, and the page's rows (so a reattach can scroll
+    what it replays into the page's scrollback before the PTY has its size)."""
+    return {**TERMINAL_ENV, "PODIUM_TERMINAL_ROWS": str(request.rows)}
 
 
 def attach_command(request: TerminalRequest) -> list[str]:

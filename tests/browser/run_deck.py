@@ -24,9 +24,11 @@ RUN = 60_000
 
 
 @contextlib.contextmanager
-def docker_podium(tmp: Path, docker_client, *, name: str, extra_env: dict | None = None) -> Iterator[PodiumServer]:
-    """Podium on the fixture deck with the Docker backend, under its own install label (`server.env`'s
-    PODIUM_INSTANCE); its sandboxes go at the end. `extra_env` adds settings of the server."""
+def docker_podium(
+    tmp: Path, docker_client, *, name: str, extra_env: dict | None = None, slides: Path = FIXTURES, slug: str = SLUG
+) -> Iterator[PodiumServer]:
+    """Podium on the fixture deck (or deck `slug` in the folder `slides`) with the Docker backend, under its own
+    install label (`server.env`'s PODIUM_INSTANCE); its sandboxes go at the end. `extra_env` adds settings."""
     instance = f"{name}-{uuid.uuid4().hex[:8]}"
     extra = {
         "PODIUM_INSTANCE": instance,
@@ -36,7 +38,7 @@ def docker_podium(tmp: Path, docker_client, *, name: str, extra_env: dict | None
         **(extra_env or {}),
     }
     try:
-        with live_server(tmp, slides=FIXTURES, slug=SLUG, extra_env=extra) as server:
+        with live_server(tmp, slides=slides, slug=slug, extra_env=extra) as server:
             yield server
     finally:
         docker_remove_labelled(docker_client, label=f"podium.instance={instance}")

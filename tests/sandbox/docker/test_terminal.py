@@ -60,10 +60,9 @@ async def test_a_new_socket_reattaches_to_the_same_shell_with_its_scrollback(doc
 async def test_each_attendee_gets_their_own_sandbox_and_forged_ids_are_refused(docker_backend):
     alice, bob = await new_session(), await new_session()
     async with terminal(alice) as term:
-        await term.command("echo alice > /tmp/whoami; hostname", r"^(\S+)$")
+        await term.command("echo alice > /tmp/whoami; echo saved", r"^(saved)$")
     async with terminal(bob) as term:
-        await term.command("echo bob > /tmp/whoami; echo ok", r"^(ok)$")
-        bob_host = await term.command("hostname", r"^(\S+)$")
+        await term.command("echo bob > /tmp/whoami; echo saved", r"^(saved)$")
     bob_attendee, bob_sandbox = await ids_of(bob)
     # Alice names Bob's attendee and sandbox every way a client could: she still gets her own shell.
     forged = f"/ws/decks/{SLUG}/terminal/?attendee={bob_attendee}&sandbox={bob_sandbox}"
@@ -71,7 +70,6 @@ async def test_each_attendee_gets_their_own_sandbox_and_forged_ids_are_refused(d
         await term.send(type="open", cols=80, rows=24, attendee=bob_attendee, sandbox=bob_sandbox)
         assert (await term.until_message_either("terminal.ready", "terminal.ended"))["type"] == "terminal.ready"
         assert await term.command("cat /tmp/whoami", r"^(alice|bob)$") == "alice"
-        assert await term.command("hostname", r"^(\S+)$") != bob_host
     # No session cookie, or one the server never made: refused in words, and closed.
     for cookie in (None, "forged0session0key0that0the0server0never0made"):
         async with terminal(cookie, open=False) as term:

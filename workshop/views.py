@@ -17,6 +17,7 @@ from django.views.decorators.cache import never_cache
 
 from config.ratelimit import RateLimited, client_address, rate_check, rate_hit
 from config.routing import websocket_path
+from config.xterm import terminal_assets
 from deck.consumers import FollowConsumer, ReloadConsumer
 from deck.highlight import pygments_css
 from deck.live_reload import reload_enabled
@@ -29,7 +30,7 @@ from rooms.consumers import MemberConsumer
 from rooms.pages import audience_elsewhere, presenter_room
 from sandbox.consumers import RunConsumer
 from sandbox.terminal_consumers import TerminalConsumer
-from workshop.run_controls import XTERM_MISSING, run_unavailable, slide_html_with_runs, terminal_assets
+from workshop.run_controls import XTERM_MISSING, run_unavailable, slide_html_with_runs
 
 
 def _follow_config(*, slug: str, count: int, talk: Talk) -> dict:

@@ -6,11 +6,14 @@ would read on the screen.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from channels.db import database_sync_to_async
 
 from sandbox.models import Attendee, Sandbox
-from tests.sandbox.runs_support import SLUG, new_session, page
+from sandbox.terminals import terminal_status_of
+from tests.sandbox.runs_support import SLUG, WAIT, new_session, page
 from tests.sandbox.terminal_support import terminal
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("local_backend"), pytest.mark.docker]
@@ -112,3 +115,19 @@ async def test_a_page_that_lags_stops_the_reading(docker_backend, settings):
         term.ack = True
         await term.send(type="ack", bytes=term.raw)  # the page caught up: the rest comes
         await term.until_text(r"^the-end$")
+
+
+async def test_a_session_nobody_came_back_to_ends_after_the_keep_time(docker_backend, settings):
+    settings.PODIUM_TERMINAL_KEEP = 1
+    me = await new_session()
+    async with terminal(me) as term:
+        await term.command("export LEFT_BEHIND=yes; echo set", r"^(set)$")
+    attendee = await database_sync_to_async(Attendee.objects.get)(session_key=me, deck_slug=SLUG)
+    for _ in range(WAIT * 2):  # the sandbox ends it by itself
+        if not (await terminal_status_of(attendee=attendee)).session:
+            break
+        await asyncio.sleep(0.5)
+    else:
+        pytest.fail("the session nobody came back to is still there")
+    async with terminal(me) as term:
+        assert await term.command('echo "[$LEFT_BEHIND]"', r"^(\[.*\])$") == "[]"

@@ -21,7 +21,8 @@ from rooms.protocol import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND
 from rooms.selectors import room_by_code
 from sandbox.groups import terminal_group
 from sandbox.terminal_consumers import TerminalSocket
-from sandbox.terminals import TerminalPipe, terminal_watch
+from sandbox.terminal_pipe import TerminalPipe
+from sandbox.terminals import terminal_watch
 
 
 def _watched_attendee(scope, code: str, member_id: str):

@@ -26,7 +26,8 @@ from sandbox.groups import terminal_group
 from sandbox.identity import NoSession, attendee_for
 from sandbox.models import Attendee
 from sandbox.protocol import CLOSE_NO_SESSION, CLOSE_NOT_FOUND
-from sandbox.terminals import TerminalPipe, terminal_attach, terminal_size, terminal_status_of
+from sandbox.terminal_pipe import TerminalPipe
+from sandbox.terminals import terminal_attach, terminal_size, terminal_status_of
 
 
 class TerminalSocket(AsyncWebsocketConsumer):

@@ -16,6 +16,7 @@ passes it in: a backend reads its `config`, never the settings.
 from __future__ import annotations
 
 import abc
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -104,6 +105,11 @@ class Terminal(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None:
         """Detach (the session lives on for the request's `keep` seconds, then ends). Idempotent; never raises."""
+
+    def raw_socket(self) -> socket.socket | None:
+        """The socket carrying the PTY's raw bytes both ways, when there is one (then a caller may read and
+        write it on an event loop instead of calling `read` and `write`); None (this default) otherwise."""
+        return None
 
 
 # on_output(stream, data): stream is "stdout" or "stderr"; data is raw bytes in order.

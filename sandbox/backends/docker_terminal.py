@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import ssl
 
 import docker
 import docker.errors
@@ -49,6 +50,10 @@ class DockerTerminal(Terminal):
         self._socket.settimeout(None)
         self._closed = False
         self.resize(cols=request.cols, rows=request.rows)
+
+    def raw_socket(self) -> socket.socket | None:
+        # A TLS socket may hold decrypted bytes the event loop would not see as readable: read it in a thread.
+        return None if isinstance(self._socket, ssl.SSLSocket) else self._socket
 
     def read(self) -> bytes:
         try:

@@ -8,19 +8,15 @@ view has the panel too. Screenshots go to tests/artifacts/ (terminal-*.png).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import PodiumServer, Watch, deck_open
-from tests.browser.run_deck import FIRST_RUN, docker_podium, person_context, show_slide, wait_badge
+from tests.browser.conftest import PodiumServer, deck_open
+from tests.browser.run_deck import FIRST_RUN, docker_podium
+from tests.browser.terminal_page import DECKS, SLUG, command, open_terminal, people, terminal_flow
 
 pytestmark = [pytest.mark.browser, pytest.mark.docker]
-
-DECKS = Path(__file__).parent / "fixtures" / "terminal"
-SLUG = "terminal-browser"
-MOVE = 2  # the slide whose block runs `cd /tmp && export FROM_RUN=yes`
 
 
 @pytest.fixture(scope="module")
@@ -32,121 +28,12 @@ def terminal_server(tmp_path_factory, docker_client) -> Iterator[PodiumServer]:
 
 @pytest.fixture
 def person(chromium, terminal_server) -> Iterator:
-    """A factory of people, each a browser context of their own (their own session, so their own sandbox)."""
-    watch, contexts = Watch(), []
-
-    def make():
-        context = person_context(chromium, watch)
-        contexts.append(context)
-        page = context.new_page()
-        page.on("pageerror", lambda error: watch.errors.append(f"{page.url}: {error}"))
-        return page
-
-    yield make
-    for context in contexts:
-        context.close()
-    assert not watch.offsite and not watch.errors, (watch.offsite, watch.errors)
-
-
-def screen(page) -> str:
-    """Every line of the terminal, scrollback included, as a person reads it."""
-    return page.evaluate(
-        """() => {
-          const buffer = window.podiumTerminal.buffer.active;
-          const lines = [];
-          for (let y = 0; y < buffer.length; y += 1) lines.push(buffer.getLine(y).translateToString(true));
-          return lines.join("\\n");
-        }"""
-    )
-
-
-ANSWER = """([typed, pattern, seen]) => {
-  const buffer = window.podiumTerminal.buffer.active;
-  const lines = [];
-  for (let y = 0; y < buffer.length; y += 1) lines.push(buffer.getLine(y).translateToString(true));
-  const echoes = lines.map((line, y) => (line.endsWith(typed) ? y : -1)).filter((y) => y >= 0);
-  if (echoes.length <= seen) return null;
-  const at = echoes[seen];
-  for (const line of lines.slice(at + 1)) {
-    const found = new RegExp(`^${pattern}$`).exec(line);
-    if (found) return found[1];
-  }
-  return null;
-}"""
-
-
-def command(page, line: str, answer: str, timeout: int = 60_000) -> str:
-    """Type `line` and Enter into the focused terminal; the first group of the regex `answer` matching a whole
-    line printed after the command's own line."""
-    seen = sum(1 for shown in screen(page).split("\n") if shown.endswith(line))
-    page.keyboard.type(line)
-    page.keyboard.press("Enter")
-    try:
-        return page.wait_for_function(ANSWER, arg=[line, answer, seen], timeout=timeout).json_value()
-    except Exception:
-        page.screenshot(path="/tmp/podium-term/fail.png")
-        raise
-
-
-def open_terminal(page) -> None:
-    page.locator("#viewport").click(position={"x": 5, "y": 5})  # the page has focus, not a field
-    page.keyboard.press("`")
-    expect(page.locator("#term-panel")).to_be_visible()
-    page.wait_for_function("() => window.podiumTerminal && window.podiumTerminal.buffer.active.length > 0")
-    page.wait_for_function(
-        "() => /[#$] *$/m.test(window.podiumTerminal.buffer.active.getLine("
-        "window.podiumTerminal.buffer.active.baseY + window.podiumTerminal.buffer.active.cursorY)"
-        ".translateToString(true))",
-        timeout=FIRST_RUN,
-    )
-    page.locator("#term-panel .xterm-helper-textarea").focus()
+    with people(chromium) as make:
+        yield make
 
 
 def test_the_terminal_opens_where_runs_left_off_types_resizes_and_comes_back(person, terminal_server, artifacts_dir):
-    page = person()
-    deck_open(page, terminal_server.url(f"/decks/{SLUG}/"))
-    show_slide(page, MOVE)
-    page.locator(f"#slide-{MOVE} .run-button").click()
-    wait_badge(page, MOVE, r"exit 0", timeout=FIRST_RUN)
-
-    open_terminal(page)
-    assert command(page, "pwd", r"(/\S*)") == "/tmp"
-    assert command(page, "echo $((6*7)) $FROM_RUN", r"(42 yes)") == "42 yes"
-    # Esc is the shell's while the terminal has focus: the panel stays, no overview opens.
-    page.keyboard.press("Escape")
-    expect(page.locator("#term-panel")).to_be_visible()
-    expect(page.locator("#overview")).not_to_have_attribute("open", "")
-    page.keyboard.press("Control+c")  # (the shell took that Esc as the start of a key: start a new line)
-    page.screenshot(path=str(artifacts_dir / "terminal-audience.png"))
-
-    wide = int(command(page, "tput cols", r"(\d+)"))
-    page.set_viewport_size({"width": 900, "height": 700})
-    page.wait_for_function("(wide) => window.podiumTerminal.cols < wide", arg=wide)
-    narrow = int(command(page, "tput cols", r"(\d+)"))
-    assert narrow < wide and narrow == page.evaluate("() => window.podiumTerminal.cols")
-    page.set_viewport_size({"width": 1366, "height": 768})
-
-    command(page, "seq -f scroll-%g 80; export MINE=kept", "(scroll-80)")
-    command(page, "echo marker-$((40+2))", "(marker-42)")
-    deck_open(page)  # a reload: the panel comes back on the same shell, its scrollback with it
-    expect(page.locator("#term-panel")).to_be_visible()
-    page.wait_for_function(
-        """() => {
-          const b = window.podiumTerminal && window.podiumTerminal.buffer.active;
-          const lines = [];
-          for (let y = 0; b && y < b.length; y += 1) lines.push(b.getLine(y).translateToString(true));
-          return lines.includes("scroll-3") && lines.includes("marker-42");
-        }"""
-    )
-    page.locator("#term-panel .xterm-helper-textarea").focus()
-    assert command(page, "echo $MINE", r"(kept)") == "kept"
-    page.screenshot(path=str(artifacts_dir / "terminal-reattached.png"))
-
-    # Shift+Esc leaves the terminal; then ` closes the panel and the slide has the whole window again.
-    page.keyboard.press("Shift+Escape")
-    expect(page.locator("#term-panel .term-close")).to_be_focused()
-    page.keyboard.press("`")
-    expect(page.locator("#term-panel")).to_be_hidden()
+    terminal_flow(person(), terminal_server, artifacts_dir, "terminal-audience")
 
 
 def test_a_second_attendee_has_their_own_sandbox_and_the_presenter_a_terminal_too(
@@ -170,3 +57,42 @@ def test_a_second_attendee_has_their_own_sandbox_and_the_presenter_a_terminal_to
     assert command(presenter, "echo presenter-$((1+1))", "(presenter-2)", timeout=FIRST_RUN) == "presenter-2"
     expect(presenter.locator(".pv-bar")).to_be_in_viewport()
     presenter.screenshot(path=str(artifacts_dir / "terminal-presenter.png"))
+
+
+def test_the_presenter_watches_an_attendees_terminal_from_the_dashboard(person, terminal_server, artifacts_dir):
+    presenter = person()
+    deck_open(presenter, terminal_server.presenter_link)
+    presenter.click("#room-open")
+    code = presenter.locator("#room-link").inner_text().removeprefix("Room ").replace("-", "")
+    attendee = person()
+    attendee.goto(terminal_server.url("/join/"))
+    attendee.fill("#join-code", code)
+    attendee.fill("#join-name", "Ada")
+    attendee.click("button[type=submit]")
+    attendee.wait_for_selector("html[data-scripts='ready']")
+    open_terminal(attendee)
+    command(attendee, "echo before-$((2*21))", "(before-42)")
+    expect(attendee.locator(".term-watched")).to_be_hidden()
+
+    dashboard = presenter.context.new_page()
+    dashboard.goto(terminal_server.url(f"/rooms/{code}/"))
+    row = dashboard.locator("#roster-body tr", has=dashboard.locator("th", has_text="Ada"))
+    row.get_by_role("button", name="Terminal").click()
+    expect(dashboard.locator("#watch-dialog")).to_be_visible()
+    dashboard.wait_for_function(
+        "() => window.podiumWatched && (() => { const b = window.podiumWatched.buffer.active; const l = [];"
+        " for (let y = 0; y < b.length; y += 1) l.push(b.getLine(y).translateToString(true));"
+        " return l.includes('before-42'); })()"
+    )
+    expect(attendee.locator(".term-watched")).to_be_visible()
+    expect(attendee.locator(".term-watched")).to_contain_text("The presenter is watching")
+    command(attendee, "echo while-watched", "(while-watched)")
+    dashboard.wait_for_function(
+        "() => { const b = window.podiumWatched.buffer.active; const l = [];"
+        " for (let y = 0; y < b.length; y += 1) l.push(b.getLine(y).translateToString(true));"
+        " return l.includes('while-watched'); }"
+    )
+    dashboard.screenshot(path=str(artifacts_dir / "terminal-watched-dashboard.png"))
+    attendee.screenshot(path=str(artifacts_dir / "terminal-watched-attendee.png"))
+    dashboard.get_by_role("button", name="Stop watching").click()
+    expect(attendee.locator(".term-watched")).to_be_hidden()

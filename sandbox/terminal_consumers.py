@@ -45,6 +45,15 @@ class TerminalSocket(AsyncWebsocketConsumer):
     async def _attach(self, *, cols: int, rows: int) -> TerminalPipe:
         raise NotImplementedError
 
+    async def dispatch(self, message: dict) -> None:
+        # Channels first closes stale database connections on every message, a hop to the one thread all short
+        # database calls of the process share: a keystroke would wait behind everyone's. Keystrokes and acks
+        # touch no database (opening does, through database_sync_to_async, which closes them itself).
+        if message["type"] == "websocket.receive":
+            await self.websocket_receive(message)
+            return
+        await super().dispatch(message)
+
     async def _refuse(self, code: int, message: str) -> None:
         await self.accept()  # a refusal says why in words, then closes
         await self._json(protocol.ended(reason="refused", message=message))

@@ -122,10 +122,12 @@ class TerminalSocket(AsyncWebsocketConsumer):
         if self._gone:  # the page left while the terminal was being opened
             await pipe.close()
             return
-        status = await terminal_status_of(attendee=self.attendee)
-        await self._json(protocol.ready(watching=status.watching))
-        reason = await pipe.run(self._output)
-        await pipe.close()
+        try:
+            status = await terminal_status_of(attendee=self.attendee)
+            await self._json(protocol.ready(watching=status.watching))
+            reason = await pipe.run(self._output)
+        finally:  # whatever happened, this attach ends: it no longer counts against the attendee's limit
+            await pipe.close()
         message = protocol.ended_message(reason, idle=settings.PODIUM_TERMINAL_IDLE, keep=settings.PODIUM_TERMINAL_KEEP)
         await self._end(reason, message)
 

@@ -255,6 +255,14 @@ PODIUM_RUN_CODE_MAX = env_int("PODIUM_RUN_CODE_MAX", 64 * 1024)
 PODIUM_RUN_BEAT_SECONDS = env_float("PODIUM_RUN_BEAT_SECONDS", 5.0)
 PODIUM_RUNS_PER_ATTENDEE = env_int("PODIUM_RUNS_PER_ATTENDEE", 2)
 PODIUM_MAX_SANDBOXES = env_int("PODIUM_MAX_SANDBOXES", 50)
+# The attendee's terminal (sandbox.terminals): terminals open at once per attendee; seconds without a keystroke
+# before one is closed; seconds its shell session outlives its last page (a reload attaches again meanwhile);
+# bytes one input message may hold; bytes of output a page may leave unacknowledged before reading pauses.
+PODIUM_TERMINALS_PER_ATTENDEE = env_int("PODIUM_TERMINALS_PER_ATTENDEE", 2)
+PODIUM_TERMINAL_IDLE = env_float("PODIUM_TERMINAL_IDLE", 30 * 60.0)
+PODIUM_TERMINAL_KEEP = env_float("PODIUM_TERMINAL_KEEP", 5 * 60.0)
+PODIUM_TERMINAL_INPUT_MAX = env_int("PODIUM_TERMINAL_INPUT_MAX", 16 * 1024)
+PODIUM_TERMINAL_WINDOW = env_int("PODIUM_TERMINAL_WINDOW", 256 * 1024)
 # Whether anyone may open a deck and run code without joining a room (the single-user laptop's way);
 # off: only admitted members of a room (and the presenter) get a sandbox.
 PODIUM_SELF_PACED = env_bool("PODIUM_SELF_PACED", default=True)

@@ -2,7 +2,8 @@
 
 The kind comes from the path: "follow" (a talk's followers), "runs" (a deck
 page's runs), "room" (a page's line to its room), "dashboard" (the presenter's
-view of a room), else "other". The middleware also starts the event loop lag
+view of a room), "terminal" (an attendee's terminal, or the presenter watching
+it), else "other". The middleware also starts the event loop lag
 sampler (`ops.looplag`) on the server's loop.
 """
 
@@ -19,6 +20,7 @@ _KINDS = (
     ("runs", re.compile(r"^/ws/decks/[^/]+/runs/$")),
     ("room", re.compile(r"^/ws/decks/[^/]+/room/$")),
     ("dashboard", re.compile(r"^/ws/rooms/[^/]+/dashboard/$")),
+    ("terminal", re.compile(r"^/ws/(decks/[^/]+/terminal|rooms/[^/]+/terminal/[^/]+)/$")),
 )
 SOCKETS = Gauge("podium_websockets", "Open websockets of this process, by kind.", ["kind"])
 for _kind, _ in _KINDS:
@@ -26,7 +28,7 @@ for _kind, _ in _KINDS:
 
 
 def socket_kind(path: str) -> str:
-    """ "follow", "runs", "room", "dashboard" or "other", for a websocket's path."""
+    """ "follow", "runs", "room", "dashboard", "terminal" or "other", for a websocket's path."""
     return next((kind for kind, pattern in _KINDS if pattern.match(path)), "other")
 
 

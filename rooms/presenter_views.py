@@ -13,6 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from config.routing import websocket_path
+from config.xterm import terminal_assets
 from deck.markdown.macros import qr_svg
 from deck.pages import deck_missing, deck_or_none, page_not_found, presenter_forbidden
 from rooms.codes import code_shown
@@ -24,6 +25,7 @@ from rooms.models import Room
 from rooms.pages import may_run_room
 from rooms.selectors import room_by_code, room_counts
 from rooms.services import room_open
+from rooms.terminal_consumers import TerminalWatchConsumer
 
 QR_SIZE = 480  # pixels: read from the back of a room when projected
 
@@ -69,6 +71,9 @@ def dashboard_view(request: HttpRequest, code: str) -> HttpResponse:
         "url": websocket_path(DashboardConsumer, code=room.code),
         "code": room.code,
         "joinScreen": reverse("rooms:screen", kwargs={"code": room.code}),
+        # Watching an attendee's terminal: the socket of member MEMBER, and xterm.js (None when not installed).
+        "watchUrl": websocket_path(TerminalWatchConsumer, code=room.code, member="MEMBER"),
+        "terminal": terminal_assets(),
     }
     address = join_url(room=room, base_url=request.build_absolute_uri("/"))
     context = {"room": room, "code_shown": code_shown(room.code), "join_url": address, "config": config}

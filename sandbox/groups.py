@@ -26,3 +26,9 @@ def presenter_runs_group(deck_slug: str) -> str:
     """
     # A digest: a group name allows only ASCII letters, digits, "-", "_" and "." and under 100 of them.
     return f"presenter-runs.{hashlib.sha256(deck_slug.encode()).hexdigest()[:32]}"
+
+
+def terminal_group(attendee_id: uuid.UUID | str) -> str:
+    """The group an attendee's terminal sockets join: `terminal.<hex id>`; they hear there when someone
+    starts or stops watching (`terminal.watched`)."""
+    return f"terminal.{uuid.UUID(str(attendee_id)).hex}"

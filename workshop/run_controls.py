@@ -3,23 +3,20 @@
 Three things, each cheap on every request: whether the sandbox backend can
 run code at all (its `check()`, asked in a thread at most every few seconds
 and never waited on for long), where the xterm.js files are served from (when
-npm installed them), and each slide's HTML with the Run controls put inside
+npm installed them: `config.xterm`), and each slide's HTML with the Run controls put inside
 its runnable code blocks. The controls are server-rendered so a page without
 a working backend shows disabled buttons that say why, even before any script runs.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
 from dataclasses import dataclass
 
-from django.contrib.staticfiles import finders
 from django.core.exceptions import ImproperlyConfigured
 from django.template.loader import render_to_string
-from django.templatetags.static import static
 
 from deck.parsed import Slide
 from deck.recorded import Recording
@@ -36,9 +33,6 @@ UNAVAILABLE_TTL = 5.0
 # A page never waits longer than this for the engine; it then uses the last answer (or assumes yes).
 CHECK_WAIT = 2.0
 UNAVAILABLE_PREFIX = "Run is not available: "
-XTERM_MODULE = "vendor/xterm/xterm/lib/xterm.mjs"
-XTERM_CSS = "vendor/xterm/xterm/css/xterm.css"
-FIT_MODULE = "vendor/xterm/addon-fit/lib/addon-fit.mjs"
 XTERM_MISSING = (
     "The terminal (xterm.js) is not installed on this server, so output is shown as plain text: "
     "run scripts/setup.sh (it runs npm install) and restart Podium."
@@ -106,14 +100,6 @@ def run_unavailable() -> str:
     with _check_lock:
         problem = _check.problem
     return _sentence(problem) if problem else ""
-
-
-@functools.cache
-def terminal_assets() -> dict | None:
-    """URLs of the xterm.js module, its fit addon and its CSS; None when npm has not installed them."""
-    if not all(finders.find(path) for path in (XTERM_MODULE, XTERM_CSS, FIT_MODULE)):
-        return None
-    return {"module": static(XTERM_MODULE), "fit": static(FIT_MODULE), "css": static(XTERM_CSS)}
 
 
 def slide_html_with_runs(slide: Slide, *, unavailable: str, recording: Recording | None = None) -> str:

@@ -17,6 +17,7 @@ from django.views.decorators.cache import never_cache
 
 from config.ratelimit import RateLimited, client_address, rate_check, rate_hit
 from config.routing import websocket_path
+from config.xterm import terminal_assets
 from deck.consumers import FollowConsumer, ReloadConsumer
 from deck.highlight import pygments_css
 from deck.live_reload import reload_enabled
@@ -28,7 +29,8 @@ from deck.services import presenter_allowed, presenter_grant, talk_get_or_create
 from rooms.consumers import MemberConsumer
 from rooms.pages import audience_elsewhere, presenter_room
 from sandbox.consumers import RunConsumer
-from workshop.run_controls import XTERM_MISSING, run_unavailable, slide_html_with_runs, terminal_assets
+from sandbox.terminal_consumers import TerminalConsumer
+from workshop.run_controls import XTERM_MISSING, run_unavailable, slide_html_with_runs
 
 
 def _follow_config(*, slug: str, count: int, talk: Talk) -> dict:
@@ -58,6 +60,19 @@ def _runs_config(request: HttpRequest, *, slug: str) -> dict:
     }
 
 
+def _terminal_config(*, slug: str, runs: dict) -> dict | None:
+    """What the terminal panel needs (static/podium/js/terminal/): its socket, xterm.js's files, and why it
+    cannot work when it cannot (no sandboxes on this server); None without xterm.js."""
+    if runs["terminal"] is None:
+        return None
+    return {
+        "url": websocket_path(TerminalConsumer, slug=slug),
+        "slug": slug,
+        "assets": runs["terminal"],
+        "unavailable": runs["unavailable"],
+    }
+
+
 def _reload_config(*, deck: Deck) -> dict | None:
     """Where the page hears that its deck file changed (`deck.live_reload`), and the version of the deck it
     shows (so a save between this response and the socket's connect still reloads it); None when off."""
@@ -84,7 +99,7 @@ def _live_deck_page(
         ),
         "pygments_css": pygments_css(),
         "config": _follow_config(slug=deck.slug, count=len(deck.slides), talk=talk)
-        | {"runs": runs, "reload": _reload_config(deck=deck)}
+        | {"runs": runs, "reload": _reload_config(deck=deck), "terminal": _terminal_config(slug=deck.slug, runs=runs)}
         | (extra or {}),
         "runs": runs,
     }

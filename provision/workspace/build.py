@@ -35,6 +35,8 @@ CONTEXT_FILES = (
     "podium-agent",
     "podium-enter.c",
     "shell-prelude.sh",
+    "podium-terminal",
+    "terminal-rc.sh",
 )
 MATERIAL = ("sample_app", "k8s")
 HASH_LABEL = "org.podium.workspace.context"

@@ -16,11 +16,14 @@ passes it in: a backend reads its `config`, never the settings.
 from __future__ import annotations
 
 import abc
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from django.conf import settings
+
+from sandbox.errors import SandboxUnavailable
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,55 @@ class RunResult:
     cancelled: bool = False
     truncated: bool = False
     output_bytes: int = 0  # everything the process wrote, streamed or not
+
+
+@dataclass(frozen=True)
+class TerminalRequest:
+    """One terminal socket's attach to the sandbox's terminal session (see `Backend.terminal_open`).
+
+    `client` names this attach (letters, digits, "-", "_"), so closing it detaches this one only;
+    `watch` attaches read-only; `keep` is how long the session outlives its last attach, in seconds.
+    """
+
+    client: str
+    cols: int = 80
+    rows: int = 24
+    watch: bool = False
+    keep: float = 300.0
+
+
+@dataclass(frozen=True)
+class TerminalStatus:
+    """The sandbox's terminal session: whether it exists, and who is attached (typing, and read-only)."""
+
+    session: bool = False
+    typing: int = 0
+    watching: int = 0
+
+
+class Terminal(abc.ABC):
+    """An attached PTY in a sandbox. Every method BLOCKS; `read` is meant for a thread of its own."""
+
+    @abc.abstractmethod
+    def read(self) -> bytes:
+        """The next bytes the terminal printed, as they come; b"" once it ended (the shell exited, or closed)."""
+
+    @abc.abstractmethod
+    def write(self, data: bytes) -> None:
+        """Type `data` (keystrokes, a paste). Raises SandboxError when the terminal is gone."""
+
+    @abc.abstractmethod
+    def resize(self, *, cols: int, rows: int) -> None:
+        """Make the PTY `cols` x `rows`: the programs in it get SIGWINCH and `tput cols` says `cols`."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Detach (the session lives on for the request's `keep` seconds, then ends). Idempotent; never raises."""
+
+    def raw_socket(self) -> socket.socket | None:
+        """The socket carrying the PTY's raw bytes both ways, when there is one (then a caller may read and
+        write it on an event loop instead of calling `read` and `write`); None (this default) otherwise."""
+        return None
 
 
 # on_output(stream, data): stream is "stdout" or "stderr"; data is raw bytes in order.
@@ -151,6 +203,19 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def describe(self, *, state: dict) -> SandboxDescription:
         """How to get into the sandbox of `state` and remove it by hand, and what its code can reach. Pure."""
+
+    def terminal_open(self, *, state: dict, request: TerminalRequest) -> Terminal:
+        """Attach to the sandbox's terminal session (a shell with a PTY, started in the directory and with the
+        exports runs left), creating it when there is none; with `request.watch`, read-only, and
+        SandboxNotFound when there is no session to watch. Raises SandboxUnavailable on a backend without
+        terminals (this default)."""
+        raise SandboxUnavailable(
+            f"the {self.name} backend has no terminal", user_message="This server's sandboxes have no terminal."
+        )
+
+    def terminal_status(self, *, state: dict) -> TerminalStatus:
+        """Whether the sandbox has a terminal session and how many attaches it has (see `terminal_open`)."""
+        return TerminalStatus()
 
     @abc.abstractmethod
     def state_by_name(self, *, spec: SandboxSpec) -> dict:

@@ -15,7 +15,8 @@ keeps running until it ends, times out or is cancelled (killing it would make
 a long `docker build` fail just for being chatty), and `RunResult.truncated`
 says the output is incomplete.
 
-Configured with a `DockerConfig` (config.py), built once from the settings.
+The attendee's terminal is a `docker exec` with a TTY (docker_terminal.py). Configured with a
+`DockerConfig` (config.py), built once from the settings.
 Every method blocks on the Docker Engine API; callers use threads.
 """
 
@@ -58,6 +59,7 @@ from sandbox.backends.docker_engine import (
     network_ensure,
     registry_mirror_url,
 )
+from sandbox.backends.docker_terminal import DockerTerminals
 from sandbox.backends.kube_access import KubeAccess
 from sandbox.backends.run_output import OutputCap, frames_follow
 from sandbox.errors import SandboxError, SandboxLimitReached, SandboxNotFound, SandboxUnavailable
@@ -67,7 +69,7 @@ log = logging.getLogger(__name__)
 READY_TIMEOUT = 60  # seconds for the inner engine to answer
 
 
-class DockerBackend(Backend):
+class DockerBackend(DockerTerminals, Backend):
     """Sandboxes as docker-in-docker workspace containers on the engine DOCKER_HOST points at."""
 
     name = "docker"

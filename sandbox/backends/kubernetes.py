@@ -68,6 +68,7 @@ from sandbox.backends.kubernetes_pods import (
     pod_ready,
     workspace_delete,
 )
+from sandbox.backends.kubernetes_terminal import KubernetesTerminals
 from sandbox.backends.run_output import OutputCap, frames_follow
 from sandbox.errors import SandboxError, SandboxLimitReached, SandboxNotFound, SandboxNotStarted, SandboxUnavailable
 
@@ -83,7 +84,7 @@ NO_ENGINE = (
 )
 
 
-class KubernetesBackend(Backend):
+class KubernetesBackend(KubernetesTerminals, Backend):
     """Sandboxes as namespaces with a workspace pod, on the cluster its config names (PODIUM_KUBECONFIG)."""
 
     name = "kubernetes"

@@ -32,9 +32,12 @@ class ExecRefused(Exception):  # noqa: N818 - a wrapper, not an error of its own
         self.error = error
 
 
-def exec_open(kube: KubeAccess, namespace: str, container: str, command: list[str]) -> ExecSession:
+def exec_open(
+    kube: KubeAccess, namespace: str, container: str, command: list[str], *, tty: bool = False
+) -> ExecSession:
     """Open an exec websocket in the workspace pod with an ApiClient of its own; the connect is bounded by
-    the API timeout (SandboxUnavailable). ExecRefused carries the client's error when the connect failed."""
+    the API timeout (SandboxUnavailable). ExecRefused carries the client's error when the connect failed.
+    With `tty`, the exec has a TTY and stdin (channel 0 in, 1 out, 4 resize), as `kubectl exec -it`."""
     api = kube.api_new()
     core = kubernetes.client.CoreV1Api(api)
     outcome: dict = {}
@@ -49,10 +52,10 @@ def exec_open(kube: KubeAccess, namespace: str, container: str, command: list[st
                 kube.config.workspaces_namespace,
                 container=container,
                 command=command,
-                stdin=False,
+                stdin=tty,
                 stdout=True,
-                stderr=True,
-                tty=False,
+                stderr=not tty,
+                tty=tty,
                 binary=True,
                 _preload_content=False,
             )

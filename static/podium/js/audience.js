@@ -10,6 +10,7 @@ import { deckConfig, pageReady, startSlideShow } from "./deck/page.js";
 import { slideInHash } from "./deck/slideshow.js";
 import { startRoom } from "./rooms/member.js";
 import { startRuns } from "./runs/index.js";
+import { TERMINAL_KEY, startTerminalPanel } from "./terminal/panel.js";
 
 const config = deckConfig();
 const viewport = document.getElementById("viewport");
@@ -152,6 +153,7 @@ bindDeckKeys({
     ".": () => setBlackout(blackoutCover.hidden),
     f: () => follow.live && rejoin(),
     p: openPresenter,
+    [TERMINAL_KEY]: () => terminal && terminal.toggle(),
   },
 });
 
@@ -208,6 +210,7 @@ followTalk(config.followUrl, {
 });
 
 runs = startRuns(config.runs, { onStoredSlide: storedSlide });
+const terminal = startTerminalPanel(config.terminal);
 startRoom(config.room);
 startLiveReload(config.reload, { isFollowing: () => follow.live && follow.following });
 pageReady();

@@ -10,6 +10,7 @@ import { slideInHash } from "./deck/slideshow.js";
 import { fitStage, slideCopy } from "./deck/stage.js";
 import { Timer, formatTimer } from "./deck/timer.js";
 import { startRuns } from "./runs/index.js";
+import { TERMINAL_KEY, startTerminalPanel } from "./terminal/panel.js";
 
 const config = deckConfig();
 const nextStage = document.getElementById("next-stage");
@@ -139,6 +140,7 @@ bindDeckKeys({
     "?": () => toggleDialog(help),
     h: () => toggleDialog(help),
     j: openJoinScreen,
+    [TERMINAL_KEY]: () => terminal && terminal.toggle(),
   },
 });
 
@@ -202,5 +204,6 @@ socket = followTalk(config.followUrl, {
 });
 
 startRuns(config.runs);
+const terminal = startTerminalPanel(config.terminal);
 startLiveReload(config.reload);
 pageReady();

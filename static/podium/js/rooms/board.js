@@ -62,6 +62,7 @@ export function fillRow(tr, row, act) {
   const actions = element("td", { className: "row-actions" });
   actions.append(
     button("Note", () => act("note", row)),
+    button("Terminal", () => act("terminal", row)),
     button("Reset", () => act("reset", row)),
     button("Remove", () => act("remove", row)),
   );

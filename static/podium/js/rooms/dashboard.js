@@ -4,6 +4,7 @@
 
 import { ReconnectingSocket } from "../socket.js";
 import { age, element, fillRow, helpItem, radarItem } from "./board.js";
+import { watchTerminal } from "./watch.js";
 
 const config = JSON.parse(document.getElementById("dashboard-config").textContent);
 const body = document.getElementById("roster-body");
@@ -45,6 +46,7 @@ function act(kind, target) {
   if (kind === "note") return openNote({ member: target.id }, `To ${target.name}`);
   if (kind === "hint") return openNote({ step: target.step, line: target.line }, `To the ${target.count} in this group`);
   if (kind === "output") return send({ type: "output", ...target });
+  if (kind === "terminal") return watchTerminal(config, target);
   if (kind === "reset" && window.confirm(`Reset ${target.name}'s sandbox? What runs there now is lost.`)) {
     return send({ type: "member.reset", member: target.id });
   }

@@ -11,6 +11,7 @@ export function bindRunShortcut(blocks) {
     (event) => {
       if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey) || event.altKey || event.shiftKey) return;
       if (document.querySelector("dialog[open]")) return;
+      if (event.target instanceof Element && event.target.closest(".term-panel")) return; // the shell's keys
       const block = shortcutTarget(blocks, event.target);
       if (!block) return;
       event.preventDefault();

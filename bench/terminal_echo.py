@@ -1,0 +1,150 @@
+"""Keystroke → echoed character at a websocket client, through Podium's terminal, against a raw `docker exec -it`.
+
+A real daphne server (bench/bench_server.py) with the bench deck; one attendee (a browser-like session) whose
+first run creates the sandbox opens /ws/decks/run-bench/terminal/ as the page does ({"type": "open"}, output
+acknowledged as shown). Each sample types one letter as a binary frame and times until the frame that echoes
+it arrives (`echo_*`): websocket → daphne → the exec's socket → podium-enter → dtach → script → bash, and
+back. Every 40 letters a Ctrl+U clears the line (not timed).
+
+Baseline in the same run, in the same workspace container: a raw TTY exec of bash through the engine API
+(what `docker exec -it` does, through podium-enter as every attendee's command), one letter at a time, timed
+the same way (`raw_echo_*`); the two are interleaved so both see the same load. `echo_p99_ratio` =
+echo_p99_ms / raw_echo_p99_ms (the goal: at most 1.5).
+
+    .venv/bin/python bench/terminal_echo.py [--keys 200]
+
+Needs a Docker engine and the workspace image (`manage.py sandbox prepare`). Removes its sandbox and stops
+daphne at the end, also on failure. Progress on stderr; the last stdout line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import string
+import sys
+import time
+
+import bench_server as support
+import common as bench
+
+LETTERS = string.ascii_lowercase
+CLEAR_EVERY = 40
+WAIT_S = 30  # one echo; never reached unless something is broken
+
+
+async def _terminal_open(server: support.BenchServer, session_key: str):
+    socket_ = await bench.websocket_open(
+        port=server.port, path=f"/ws/decks/{support.SLUG}/terminal/", session_key=session_key
+    )
+    await socket_.send(json.dumps({"type": "open", "cols": 120, "rows": 30}))
+    while True:
+        frame = await asyncio.wait_for(socket_.recv(), support.RECV_TIMEOUT_S)
+        if isinstance(frame, str):
+            message = json.loads(frame)
+            if message["type"] == "terminal.ready":
+                break
+            if message["type"] in ("terminal.ended", "error"):
+                raise RuntimeError(f"the terminal was refused: {message}")
+    await _quiet(socket_)
+    return socket_
+
+
+async def _quiet(socket_, seconds: float = 0.5) -> None:
+    """Read (and acknowledge) until nothing came for `seconds`."""
+    while True:
+        try:
+            frame = await asyncio.wait_for(socket_.recv(), seconds)
+        except TimeoutError:
+            return
+        if isinstance(frame, bytes):
+            await socket_.send(json.dumps({"type": "ack", "bytes": len(frame)}))
+
+
+async def _echo(socket_, letter: str) -> float:
+    started = time.perf_counter()
+    await socket_.send(letter.encode())
+    while True:
+        frame = await asyncio.wait_for(socket_.recv(), WAIT_S)
+        if isinstance(frame, bytes):
+            await socket_.send(json.dumps({"type": "ack", "bytes": len(frame)}))
+            if letter.encode() in frame:
+                return time.perf_counter() - started
+
+
+class RawTty:
+    """A raw TTY exec of the attendee's bash in the workspace: what `docker exec -it` is."""
+
+    def __init__(self, api, container: str) -> None:
+        from sandbox.backends import runner
+
+        command = runner.as_attendee(["bash", "--norc", "--noprofile", "-i"], security=support.SECURITY)
+        exec_id = api.exec_create(container, command, stdin=True, tty=True, environment={"TERM": "xterm-256color"})
+        hijacked = api.exec_start(exec_id["Id"], socket=True, tty=True)
+        self.socket = getattr(hijacked, "_sock", hijacked)
+        self.socket.settimeout(WAIT_S)
+        self.quiet()
+
+    def quiet(self, seconds: float = 0.5) -> None:
+        self.socket.settimeout(seconds)
+        try:
+            while self.socket.recv(65536):
+                pass
+        except TimeoutError:
+            pass
+        self.socket.settimeout(WAIT_S)
+
+    def echo(self, letter: str) -> float:
+        started = time.perf_counter()
+        self.socket.sendall(letter.encode())
+        while letter.encode() not in self.socket.recv(65536):
+            pass
+        return time.perf_counter() - started
+
+    def close(self) -> None:
+        self.socket.sendall(b"\x15exit\r")
+        self.socket.close()
+
+
+async def measure(server: support.BenchServer, keys: int) -> dict:
+    async with support.attendee_warm(server) as attendee:
+        terminal = await _terminal_open(server, next(iter(server.sessions)))  # the one attendee's session
+        raw = await asyncio.to_thread(RawTty, attendee.api, attendee.container)
+        echo, raw_echo = [], []
+        try:
+            for index in range(keys):
+                letter = LETTERS[index % len(LETTERS)]
+                echo.append(await _echo(terminal, letter) * 1000)
+                raw_echo.append(await asyncio.to_thread(raw.echo, letter) * 1000)
+                if (index + 1) % CLEAR_EVERY == 0:
+                    await terminal.send(b"\x15")
+                    await _quiet(terminal, 0.3)
+                    await asyncio.to_thread(raw.socket.sendall, b"\x15")
+                    await asyncio.to_thread(raw.quiet, 0.3)
+                    bench.say(f"{index + 1}/{keys}: last echo {echo[-1]:.1f} ms, raw {raw_echo[-1]:.1f} ms")
+        finally:
+            await terminal.close()
+            await asyncio.to_thread(raw.close)
+    figures = {
+        "keys": keys,
+        "security": support.SECURITY,
+        **bench.p50_p99("echo_{p}_ms", echo, digits=2),
+        **bench.p50_p99("raw_echo_{p}_ms", raw_echo, digits=2),
+    }
+    figures["echo_p50_ratio"] = bench.ratio(figures["echo_p50_ms"], figures["raw_echo_p50_ms"])
+    figures["echo_p99_ratio"] = bench.ratio(figures["echo_p99_ms"], figures["raw_echo_p99_ms"])
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keys", type=int, default=200, help="keystrokes measured on each side (default 200)")
+    args = parser.parse_args()
+    if not 1 <= args.keys <= 10000:
+        sys.exit("bench: --keys must be between 1 and 10000")
+    support.figures_measured(measure, args.keys)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,202 @@
+"""The terminal websocket: a shell in the attendee's own sandbox, live in the page.
+
+Who is asking comes from the session cookie only (`sandbox.identity`); nothing a client sends names a
+sandbox or an attendee, so a socket can only ever attach to its own attendee's sandbox. The work is done by
+`sandbox.terminals`; the protocol is in `sandbox.terminal_protocol`. `TerminalSocket` is shared with the
+presenter's read-only view (`rooms.terminal_consumers`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from config.ratelimit import client_address
+from config.websocket import BadFrame, frame_json
+from deck.errors import DeckFileError, DeckNotFound
+from sandbox import terminal_protocol as protocol
+from sandbox.errors import RunRefused, SandboxError
+from sandbox.groups import terminal_group
+from sandbox.identity import NoSession, attendee_for
+from sandbox.models import Attendee
+from sandbox.protocol import CLOSE_NO_SESSION, CLOSE_NOT_FOUND
+from sandbox.terminal_pipe import TerminalPipe
+from sandbox.terminals import terminal_attach, terminal_size, terminal_status_of
+
+
+class TerminalSocket(AsyncWebsocketConsumer):
+    """What both terminal sockets share: framing, open/resize/ack, the pipe's life, the end in words.
+
+    A subclass sets `attendee` in `connect` (None refuses everything) and says how to attach (`_attach`).
+    """
+
+    attendee: Attendee | None = None
+    pipe: TerminalPipe | None = None
+    read_only = False
+    _serving: asyncio.Task | None = None
+    _gone = False
+
+    async def _attach(self, *, cols: int, rows: int) -> TerminalPipe:
+        raise NotImplementedError
+
+    async def dispatch(self, message: dict) -> None:
+        # Channels first closes stale database connections on every message, a hop to the one thread all short
+        # database calls of the process share: a keystroke would wait behind everyone's. Keystrokes and acks
+        # touch no database (opening does, through database_sync_to_async, which closes them itself).
+        if message["type"] == "websocket.receive":
+            await self.websocket_receive(message)
+            return
+        await super().dispatch(message)
+
+    async def _refuse(self, code: int, message: str) -> None:
+        await self.accept()  # a refusal says why in words, then closes
+        await self._json(protocol.ended(reason="refused", message=message))
+        await self.close(code=code)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs) -> None:
+        if self.attendee is None:
+            return
+        if text_data is None and bytes_data is not None:
+            await self._typed(bytes_data)
+            return
+        try:
+            content = frame_json(text_data=text_data, bytes_data=bytes_data)
+        except BadFrame as exc:
+            await self._error("bad-request", f"{exc.message} Send {protocol.CLIENT_TYPES_SAID}.")
+            return
+        kind = content.get("type")
+        try:
+            if kind == "open":
+                await self._open(content)
+            elif kind == "resize":
+                cols, rows = terminal_size(content.get("cols"), content.get("rows"))
+                if self.pipe is not None and not self.read_only:
+                    await self.pipe.resize(cols=cols, rows=rows)
+            elif kind == "ack":
+                if self.pipe is not None:
+                    self.pipe.acknowledge(content.get("bytes"))
+            else:
+                await self._error(
+                    "bad-request", f"Unknown message type {str(kind)[:40]!r}: send {protocol.CLIENT_TYPES_SAID}."
+                )
+        except RunRefused as exc:
+            await self._error(exc.code, exc.message)
+
+    async def _typed(self, data: bytes) -> None:
+        if self.read_only:
+            await self._error("read-only", "This terminal is read-only: you are watching.")
+            return
+        if self.pipe is None:
+            await self._error("bad-request", 'Open the terminal first: {"type": "open", "cols": 80, "rows": 24}.')
+            return
+        try:
+            await self.pipe.type(data)
+        except RunRefused as exc:
+            await self._error(exc.code, exc.message)
+        except SandboxError:
+            pass  # the terminal just ended: its end is on its way to the page
+
+    async def _open(self, content: dict) -> None:
+        cols, rows = terminal_size(content.get("cols"), content.get("rows"))
+        if self._serving is not None:
+            await self._error("bad-request", "This terminal is open already.")
+            return
+        self._serving = asyncio.create_task(self._serve(cols=cols, rows=rows))
+
+    async def _serve(self, *, cols: int, rows: int) -> None:
+        try:
+            pipe = await self._attach(cols=cols, rows=rows)
+        except RunRefused as exc:
+            await self._end("refused", exc.message)
+            return
+        except SandboxError as exc:
+            await self._end("refused", exc.user_message)
+            return
+        self.pipe = pipe
+        if self._gone:  # the page left while the terminal was being opened
+            await pipe.close()
+            return
+        try:
+            status = await terminal_status_of(attendee=self.attendee)
+            await self._json(protocol.ready(watching=status.watching))
+            reason = await pipe.run(self._output)
+        finally:  # whatever happened, this attach ends: it no longer counts against the attendee's limit
+            await pipe.close()
+        message = protocol.ended_message(reason, idle=settings.PODIUM_TERMINAL_IDLE, keep=settings.PODIUM_TERMINAL_KEEP)
+        await self._end(reason, message)
+
+    async def _output(self, data: bytes) -> None:
+        if not self._gone:
+            await self.send(bytes_data=data)
+
+    async def _end(self, reason: str, message: str) -> None:
+        if self._gone:
+            return
+        await self._json(protocol.ended(reason=reason, message=message))
+        await self.close(code=1000)
+
+    async def disconnect(self, code) -> None:
+        self._gone = True
+        if self.pipe is not None:
+            await self.pipe.close()  # its reader ends, and so does _serve
+        if self._serving is not None and self.pipe is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(self._serving, timeout=10)
+
+    async def _error(self, code: str, message: str) -> None:
+        await self._json(protocol.error(code=code, message=message))
+
+    async def _json(self, message: dict) -> None:
+        if not self._gone:
+            await self.send(text_data=json.dumps(message))
+
+
+class TerminalConsumer(TerminalSocket):
+    """One attendee's terminal panel on one deck's page, at /ws/decks/<slug>/terminal/."""
+
+    async def connect(self) -> None:
+        deck_slug = self.scope["url_route"]["kwargs"]["slug"]
+        self.address = client_address(self.scope)
+        try:
+            self.attendee = await database_sync_to_async(attendee_for)(
+                session=self.scope.get("session"), deck_slug=deck_slug, user=self.scope.get("user")
+            )
+        except NoSession:
+            await self._refuse(
+                CLOSE_NO_SESSION, "This page has no Podium session: reload it (cookies must be allowed)."
+            )
+            return
+        except (DeckNotFound, DeckFileError):
+            await self._refuse(CLOSE_NOT_FOUND, f"There is no deck called {deck_slug!r}.")
+            return
+        group = terminal_group(self.attendee.id)
+        await self.channel_layer.group_add(group, self.channel_name)
+        self.groups.append(group)  # websocket_disconnect leaves it for us
+        await self.accept()
+
+    async def _attach(self, *, cols: int, rows: int) -> TerminalPipe:
+        loop = asyncio.get_running_loop()
+
+        def setup_status(message: str) -> None:  # called from a backend thread
+            loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._json(protocol.status(message=message))))
+
+        return await terminal_attach(
+            attendee=self.attendee,
+            client=uuid.uuid4().hex,
+            cols=cols,
+            rows=rows,
+            address=self.address,
+            setup_status=setup_status,
+        )
+
+    async def terminal_watched(self, event: dict) -> None:
+        """Someone started or stopped watching: say how many watch now (as the sandbox counts them)."""
+        if self.pipe is not None:
+            status = await terminal_status_of(attendee=self.attendee)
+            await self._json(protocol.watched(watching=status.watching))

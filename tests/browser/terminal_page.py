@@ -1,0 +1,139 @@
+"""What the terminal browser tests do on a page (a support module, not a test module): their deck, a person
+per browser context, reading the terminal's screen, typing a command and reading its answer, and the whole
+flow of an attendee with their terminal, which both backends' tests go through."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from playwright.sync_api import expect
+
+from tests.browser.conftest import PodiumServer, Watch, deck_open
+from tests.browser.run_deck import FIRST_RUN, person_context, show_slide, wait_badge
+
+
+@contextlib.contextmanager
+def people(chromium) -> Iterator:
+    """A factory of people, each a browser context of their own (their own session, so their own sandbox);
+    at the end, no request left the machine and no script failed."""
+    watch, contexts = Watch(), []
+
+    def make():
+        context = person_context(chromium, watch)
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda error: watch.errors.append(f"{page.url}: {error}"))
+        return page
+
+    try:
+        yield make
+    finally:
+        for context in contexts:
+            context.close()
+    assert not watch.offsite and not watch.errors, (watch.offsite, watch.errors)
+
+
+DECKS = Path(__file__).parent / "fixtures" / "terminal"
+SLUG = "terminal-browser"
+MOVE = 2  # the slide whose block runs `cd /tmp && export FROM_RUN=yes`
+
+
+def screen(page) -> str:
+    """Every line of the terminal, scrollback included, as a person reads it."""
+    return page.evaluate(
+        """() => {
+          const buffer = window.podiumTerminal.buffer.active;
+          const lines = [];
+          for (let y = 0; y < buffer.length; y += 1) lines.push(buffer.getLine(y).translateToString(true));
+          return lines.join("\\n");
+        }"""
+    )
+
+
+ANSWER = """([typed, pattern, seen]) => {
+  const buffer = window.podiumTerminal.buffer.active;
+  const lines = [];
+  for (let y = 0; y < buffer.length; y += 1) lines.push(buffer.getLine(y).translateToString(true));
+  const echoes = lines.map((line, y) => (line.endsWith(typed) ? y : -1)).filter((y) => y >= 0);
+  if (echoes.length <= seen) return null;
+  const at = echoes[seen];
+  for (const line of lines.slice(at + 1)) {
+    const found = new RegExp(`^${pattern}$`).exec(line);
+    if (found) return found[1];
+  }
+  return null;
+}"""
+
+
+def command(page, line: str, answer: str, timeout: int = 60_000) -> str:
+    """Type `line` and Enter into the focused terminal; the first group of the regex `answer` matching a whole
+    line printed after the command's own line."""
+    seen = sum(1 for shown in screen(page).split("\n") if shown.endswith(line))
+    page.keyboard.type(line)
+    page.keyboard.press("Enter")
+    return page.wait_for_function(ANSWER, arg=[line, answer, seen], timeout=timeout).json_value()
+
+
+def open_terminal(page) -> None:
+    page.locator("#viewport").click(position={"x": 5, "y": 5})  # the page has focus, not a field
+    page.keyboard.press("`")
+    expect(page.locator("#term-panel")).to_be_visible()
+    page.wait_for_function("() => window.podiumTerminal && window.podiumTerminal.buffer.active.length > 0")
+    page.wait_for_function(
+        "() => /[#$] *$/m.test(window.podiumTerminal.buffer.active.getLine("
+        "window.podiumTerminal.buffer.active.baseY + window.podiumTerminal.buffer.active.cursorY)"
+        ".translateToString(true))",
+        timeout=FIRST_RUN,
+    )
+    page.locator("#term-panel .xterm-helper-textarea").focus()
+
+
+def terminal_flow(page, server: PodiumServer, screenshots: Path, name: str) -> None:
+    """What an attendee does with the terminal: a Run moves to /tmp; ` opens the terminal there; it computes,
+    resizes with the window, keeps Esc; a reload finds the same shell and its scrollback; Shift+Esc then `
+    close it. Screenshots `name`.png and `name`-reattached.png in `screenshots`."""
+    deck_open(page, server.url(f"/decks/{SLUG}/"))
+    show_slide(page, MOVE)
+    page.locator(f"#slide-{MOVE} .run-button").click()
+    wait_badge(page, MOVE, r"exit 0", timeout=FIRST_RUN)
+
+    open_terminal(page)
+    assert command(page, "pwd", r"(/\S*)") == "/tmp"
+    assert command(page, "echo $((6*7)) $FROM_RUN", r"(42 yes)") == "42 yes"
+    # Esc is the shell's while the terminal has focus: the panel stays, no overview opens.
+    page.keyboard.press("Escape")
+    expect(page.locator("#term-panel")).to_be_visible()
+    expect(page.locator("#overview")).not_to_have_attribute("open", "")
+    page.keyboard.press("Control+c")  # (the shell took that Esc as the start of a key: start a new line)
+    page.screenshot(path=str(screenshots / f"{name}.png"))
+
+    wide = int(command(page, "tput cols", r"(\d+)"))
+    page.set_viewport_size({"width": 900, "height": 700})
+    page.wait_for_function("(wide) => window.podiumTerminal.cols < wide", arg=wide)
+    narrow = int(command(page, "tput cols", r"(\d+)"))
+    assert narrow < wide and narrow == page.evaluate("() => window.podiumTerminal.cols")
+    page.set_viewport_size({"width": 1366, "height": 768})
+
+    command(page, "seq -f scroll-%g 80; export MINE=kept", "(scroll-80)")
+    command(page, "echo marker-$((40+2))", "(marker-42)")
+    deck_open(page)  # a reload: the panel comes back on the same shell, its scrollback with it
+    expect(page.locator("#term-panel")).to_be_visible()
+    page.wait_for_function(
+        """() => {
+          const b = window.podiumTerminal && window.podiumTerminal.buffer.active;
+          const lines = [];
+          for (let y = 0; b && y < b.length; y += 1) lines.push(b.getLine(y).translateToString(true));
+          return lines.includes("scroll-3") && lines.includes("marker-42");
+        }"""
+    )
+    page.locator("#term-panel .xterm-helper-textarea").focus()
+    assert command(page, "echo $MINE", r"(kept)") == "kept"
+    page.screenshot(path=str(screenshots / f"{name}-reattached.png"))
+
+    # Shift+Esc leaves the terminal; then ` closes the panel and the slide has the whole window again.
+    page.keyboard.press("Shift+Escape")
+    expect(page.locator("#term-panel .term-close")).to_be_focused()
+    page.keyboard.press("`")
+    expect(page.locator("#term-panel")).to_be_hidden()

@@ -1,0 +1,133 @@
+"""The terminal socket end to end on the real DockerBackend: a shell in one's own sandbox, and its limits.
+
+Each test drives the socket as the page does (tests/sandbox/terminal_support.py) and reads what a person
+would read on the screen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from channels.db import database_sync_to_async
+
+from sandbox.models import Attendee, Sandbox
+from sandbox.terminals import terminal_status_of
+from tests.sandbox.runs_support import SLUG, WAIT, new_session, page
+from tests.sandbox.terminal_support import terminal
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("local_backend"), pytest.mark.docker]
+
+
+@database_sync_to_async
+def ids_of(session_key: str) -> tuple[str, str]:
+    attendee = Attendee.objects.get(session_key=session_key, deck_slug=SLUG)
+    return str(attendee.id), Sandbox.objects.get(attendee=attendee).id.hex
+
+
+async def test_typing_runs_in_the_sandbox_where_runs_left_off(docker_backend):
+    me = await new_session()
+    async with page(me) as runs:
+        end, _ = await runs.run("cd /tmp && export GREETING=hello-from-a-run")
+        assert end["status"] == "ok"
+    async with terminal(me, cols=100, rows=30) as term:
+        assert await term.command("echo $((6*7))", r"^(42)$") == "42"
+        assert await term.command("pwd", r"^(/\S*)$") == "/tmp"
+        assert await term.command("echo $GREETING", r"^(hello\S*)$") == "hello-from-a-run"
+        assert await term.command("tput cols", r"^(\d+)$") == "100"
+        await term.send(type="resize", cols=57, rows=20)
+        assert await term.command("tput cols; tput lines", r"^(\d+\n\d+)$") == "57\n20"
+        # A cd or export typed here never changes the next Run.
+        await term.command("cd / && export GREETING=changed && echo done", r"^(done)$")
+    async with page(me) as runs:
+        end, _ = await runs.run("pwd; echo $GREETING")
+        assert runs.text(end["run"]) == "/tmp\nhello-from-a-run\n"
+
+
+async def test_a_new_socket_reattaches_to_the_same_shell_with_its_scrollback(docker_backend):
+    me = await new_session()
+    async with terminal(me) as term:
+        await term.command("for i in $(seq 1 60); do echo line-$i; done; echo marker-$((1000+7))", r"^(marker-1007)$")
+        await term.command("export ONLY_IN_THIS_SHELL=kept; echo set", r"^(set)$")
+    async with terminal(me) as term:
+        await term.until_text(r"^line-5$")  # scrolled off the screen before: back in the scrollback
+        await term.until_text(r"^marker-1007$")
+        assert await term.command("echo $ONLY_IN_THIS_SHELL", r"^(kept)$") == "kept"
+        await term.type("exit\r")
+        ended = await term.until_message("terminal.ended")
+        assert ended["reason"] == "exited" and "Open the terminal again" in ended["message"]
+    async with terminal(me) as term:  # a fresh shell after an exit
+        assert await term.command('echo "[$ONLY_IN_THIS_SHELL]"', r"^(\[.*\])$") == "[]"
+
+
+async def test_each_attendee_gets_their_own_sandbox_and_forged_ids_are_refused(docker_backend):
+    alice, bob = await new_session(), await new_session()
+    async with terminal(alice) as term:
+        await term.command("echo alice > /tmp/whoami; echo saved", r"^(saved)$")
+    async with terminal(bob) as term:
+        await term.command("echo bob > /tmp/whoami; echo saved", r"^(saved)$")
+    bob_attendee, bob_sandbox = await ids_of(bob)
+    # Alice names Bob's attendee and sandbox every way a client could: she still gets her own shell.
+    forged = f"/ws/decks/{SLUG}/terminal/?attendee={bob_attendee}&sandbox={bob_sandbox}"
+    async with terminal(alice, path=forged, open=False) as term:
+        await term.send(type="open", cols=80, rows=24, attendee=bob_attendee, sandbox=bob_sandbox)
+        assert (await term.until_message_either("terminal.ready", "terminal.ended"))["type"] == "terminal.ready"
+        assert await term.command("cat /tmp/whoami", r"^(alice|bob)$") == "alice"
+    # No session cookie, or one the server never made: refused in words, and closed.
+    for cookie in (None, "forged0session0key0that0the0server0never0made"):
+        async with terminal(cookie, open=False) as term:
+            ended = await term.until_message("terminal.ended")
+            assert ended["reason"] == "refused" and "no Podium session" in ended["message"]
+            with pytest.raises(ConnectionError):
+                await term.receive()
+            assert term.closed == 4401
+
+
+async def test_limits_say_what_was_hit(docker_backend, settings):
+    settings.PODIUM_TERMINALS_PER_ATTENDEE = 1
+    settings.PODIUM_TERMINAL_INPUT_MAX = 1024
+    me = await new_session()
+    async with terminal(me) as first:
+        async with terminal(me, open=False) as second:
+            await second.send(type="open", cols=80, rows=24)
+            ended = await second.until_message("terminal.ended")
+            assert ended["reason"] == "refused" and "PODIUM_TERMINALS_PER_ATTENDEE=1" in ended["message"]
+        await first.type("x" * 2000)
+        refused = await first.until_message("error")
+        assert refused["code"] == "too-large" and "PODIUM_TERMINAL_INPUT_MAX" in refused["message"]
+        await first.send(type="resize", cols=0, rows=10**9)
+        assert (await first.until_message("error"))["code"] == "bad-request"
+        assert await first.command("echo still-here", r"^(still-here)$") == "still-here"
+    settings.PODIUM_TERMINAL_IDLE = 1
+    async with terminal(me) as term:  # the first one detached: this one is allowed again
+        ended = await term.until_message("terminal.ended")
+        assert ended["reason"] == "idle" and "without a keystroke" in ended["message"]
+
+
+async def test_a_page_that_lags_stops_the_reading(docker_backend, settings):
+    settings.PODIUM_TERMINAL_WINDOW = 16 * 1024
+    me = await new_session()
+    async with terminal(me, ack=False) as term:
+        await term.type("seq 1 300000; echo the-end\r")
+        await term.silence()  # the server stopped sending: the page acknowledged nothing
+        assert 16 * 1024 <= term.raw <= 16 * 1024 + 64 * 1024 + 4096
+        assert "the-end" not in term.text.split("seq 1 300000; echo the-end")[-1]
+        term.ack = True
+        await term.send(type="ack", bytes=term.raw)  # the page caught up: the rest comes
+        await term.until_text(r"^the-end$")
+
+
+async def test_a_session_nobody_came_back_to_ends_after_the_keep_time(docker_backend, settings):
+    settings.PODIUM_TERMINAL_KEEP = 1
+    me = await new_session()
+    async with terminal(me) as term:
+        await term.command("export LEFT_BEHIND=yes; echo set", r"^(set)$")
+    attendee = await database_sync_to_async(Attendee.objects.get)(session_key=me, deck_slug=SLUG)
+    for _ in range(WAIT * 2):  # the sandbox ends it by itself
+        if not (await terminal_status_of(attendee=attendee)).session:
+            break
+        await asyncio.sleep(0.5)
+    else:
+        pytest.fail("the session nobody came back to is still there")
+    async with terminal(me) as term:
+        assert await term.command('echo "[$LEFT_BEHIND]"', r"^(\[.*\])$") == "[]"

@@ -1,0 +1,73 @@
+"""The terminal socket's protocol without a sandbox (the LocalBackend double has no terminal): every odd frame
+gets an answer and leaves the socket usable; the in-sandbox command lines and their parsing, pure."""
+
+from __future__ import annotations
+
+import pytest
+
+from sandbox.backends.base import TerminalRequest, TerminalStatus
+from sandbox.backends.terminal_commands import (
+    attach_command,
+    attach_environment,
+    detach_command,
+    safe_client,
+    status_parse,
+)
+from sandbox.errors import RunRefused
+from sandbox.terminals import terminal_size
+from tests.sandbox.runs_support import new_session
+from tests.sandbox.terminal_support import terminal
+
+
+def test_the_command_lines_name_the_client_and_the_keep_time():
+    request = TerminalRequest(client="abc_1-2", cols=90, rows=33, keep=120.7)
+    assert attach_command(request) == ["/usr/local/bin/podium-terminal", "attach", "abc_1-2"]
+    assert attach_command(TerminalRequest(client="w", watch=True))[1] == "watch"
+    assert detach_command(request) == ["/usr/local/bin/podium-terminal", "detach", "abc_1-2", "120"]
+    assert attach_environment(request)["PODIUM_TERMINAL_ROWS"] == "33"
+    assert attach_environment(request)["TERM"] == "xterm-256color"
+
+
+@pytest.mark.parametrize("client", ["", "a b", "../x", "x;rm -rf /", "é", "x" * 65])
+def test_a_client_id_the_script_would_not_take_is_refused_here(client):
+    with pytest.raises(ValueError):
+        safe_client(client)
+
+
+@pytest.mark.parametrize(
+    ("output", "status"),
+    [
+        ("1 2 1\n", TerminalStatus(session=True, typing=2, watching=1)),
+        ("0 0 0\n", TerminalStatus()),
+        ("podium-enter: the sandbox's engine is not running\n", TerminalStatus()),
+        ("", TerminalStatus()),
+    ],
+)
+def test_the_status_line_is_read_or_means_no_session(output, status):
+    assert status_parse(output) == status
+
+
+@pytest.mark.parametrize(
+    ("cols", "rows"), [(0, 24), (80, 0), (1001, 24), ("80", 24), (80.5, 24), (True, 24), (None, None)]
+)
+def test_a_size_out_of_reason_is_refused_in_words(cols, rows):
+    with pytest.raises(RunRefused) as refused:
+        terminal_size(cols, rows)
+    assert refused.value.code == "bad-request" and '"cols": 80' in refused.value.message
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("local_backend")
+async def test_odd_frames_are_answered_and_a_backend_without_terminals_says_so(settings):
+    settings.PODIUM_WS_MESSAGE_MAX = 1024
+    async with terminal(await new_session(), open=False) as term:
+        await term.type("ls\r")  # keys before "open"
+        assert (await term.until_message("error"))["code"] == "bad-request"
+        for frame in ("not json", "[1, 2]", '{"type": "nope"}', '{"type": "resize", "cols": "x"}', "x" * 2000):
+            await term.socket.send_to(text_data=frame)
+            assert (await term.until_message("error"))["code"] == "bad-request", frame
+        await term.send(type="ack", bytes="many")  # ignored: nothing to acknowledge
+        await term.send(type="open", cols=80, rows=24)
+        ended = await term.until_message("terminal.ended")
+        assert ended == {"type": "terminal.ended", "reason": "refused", "message": ended["message"]}
+        assert "no terminal" in ended["message"]

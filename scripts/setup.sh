@@ -10,11 +10,11 @@ purpose="${1:-serve}"
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
-packages=(python3-venv libmariadb-dev pkg-config mariadb-client docker.io docker-compose docker-registry debootstrap)
+packages=(python3-venv libmariadb-dev pkg-config mariadb-client docker.io docker-compose docker-registry debootstrap curl)
 # npm comes from Debian only when the machine has no node/npm of its own.
 command -v npm >/dev/null || packages+=(npm)
 if [[ "$purpose" == "test" ]]; then
-    packages+=(chromium fonts-dejavu-core mariadb-server redis-server)
+    packages+=(chromium fonts-dejavu-core mariadb-server redis-server openssl)  # openssl: the compose TLS test
 fi
 
 missing=()

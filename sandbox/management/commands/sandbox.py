@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import signal
 import threading
-import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -165,12 +164,13 @@ class Command(BaseCommand):
         if settings.PODIUM_SANDBOXES_ON_STOP == "remove":
             self.stdout.write("Stopping: removing every sandbox of this install (PODIUM_SANDBOXES_ON_STOP=remove).")
             self.stdout.flush()
-            report = sandboxes_remove_all()
-            for sandbox_id, reason in report.failed.items():
-                self.stderr.write(f"sandbox {sandbox_id[:12]} could not be removed: {reason}")
-            self.stdout.write(f"{len(report.culled)} sandbox(es) removed.")
+            self._remove_all()
 
     def handle_remove_all(self, **options) -> None:
+        self._remove_all()
+
+    def _remove_all(self) -> None:
+        """Remove every sandbox of this install, saying how many, and which could not be and why."""
         try:
             report = sandboxes_remove_all()
         except SandboxError as error:
@@ -190,8 +190,12 @@ class Command(BaseCommand):
         except SandboxError as error:
             raise CommandError(str(error)) from None
         self.stdout.write(self.style.SUCCESS(f"Sandbox firewall installed ({len(rules)} rules)."))
-        while every > 0:
-            time.sleep(every)
+        self.stdout.flush()
+        stop = _StopSignal() if every > 0 else None
+        while stop is not None:
+            stop.wait(every)
+            if stop.received:
+                return
             try:
                 firewall_keep_first(progress=self._progress)
             except SandboxError as error:

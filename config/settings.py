@@ -131,9 +131,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=PRODUCTION)
-# Probes and scrapers ask over plain HTTP from inside (the kubelet, Prometheus): a redirect would answer for them
-# (a kubelet counts a redirect to another host as a success).
-SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz|metrics)$"]
+# Prometheus scrapes over plain HTTP from inside: a redirect would answer for /metrics. (/healthz and /readyz never
+# reach Django: ops.probes answers them in front of it, for any Host and scheme.)
+SECURE_REDIRECT_EXEMPT = [r"^metrics$"]
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 30 if PRODUCTION else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
 # Behind a proxy that ends TLS: trust its X-Forwarded-Proto (only if it always sets it), or the redirect loops.

@@ -107,20 +107,17 @@ class ComposeStack:
 
     def web_addresses(self) -> list[str]:
         """Each web container's address on the stack's network (reachable from this host)."""
-        client = docker.from_env()
-        found = client.containers.list(
-            filters={"label": [f"com.docker.compose.project={self.project}", "com.docker.compose.service=web"]}
-        )
-        return sorted(
-            network["IPAddress"] for c in found for network in c.attrs["NetworkSettings"]["Networks"].values()
-        )
+        return self.service_addresses("web")
 
     def service_addresses(self, service: str) -> list[str]:
+        """Each container of `service`: its addresses on the stack's networks, sorted."""
         client = docker.from_env()
         found = client.containers.list(
             filters={"label": [f"com.docker.compose.project={self.project}", f"com.docker.compose.service={service}"]}
         )
-        return [network["IPAddress"] for c in found for network in c.attrs["NetworkSettings"]["Networks"].values()]
+        return sorted(
+            network["IPAddress"] for c in found for network in c.attrs["NetworkSettings"]["Networks"].values()
+        )
 
     def leftovers(self) -> list[str]:
         """Every container, network and volume of this stack or of its sandboxes still in the engine."""

@@ -198,7 +198,7 @@ async def run_block(socket_, block: str, *, limit_s: float = RECV_TIMEOUT_S) -> 
             raise RuntimeError(f"run of {block} did not finish within {limit_s:g} s")
         raw = await asyncio.wait_for(socket_.recv(), left)
         now = time.perf_counter() - sent
-        message = json.loads(raw)
+        message = bench.ws_message(raw)
         kind = message.get("type")
         if kind == "error":
             raise RuntimeError(f"the server refused the run of {block}: {message}")

@@ -51,7 +51,7 @@ async def catch_up_timed(server: support.BenchServer, slide: int, total: int) ->
         progress: list[str] = []
         deadline = sent + STEP_LIMIT_S * (total + 1)
         while True:
-            message = json.loads(await asyncio.wait_for(socket_.recv(), max(1.0, deadline - time.perf_counter())))
+            message = await bench.ws_receive(socket_, max(1.0, deadline - time.perf_counter()))
             if message.get("type") == "error":
                 raise RuntimeError(f"the server refused to catch up: {message}")
             if message.get("type") == "catchup.progress":

@@ -14,6 +14,7 @@ interpolation between samples nobody measured.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import os
@@ -63,6 +64,18 @@ def ratio(over: float | None, under: float | None) -> float | None:
 def load_average() -> list[float]:
     """The host's 1, 5 and 15 minute load averages, rounded: the figures mean little on a busy machine."""
     return [round(value, 2) for value in os.getloadavg()]
+
+
+def ws_message(frame: str | bytes) -> dict:
+    """A message from a Podium websocket: a text frame's JSON, or a run's output in a binary frame."""
+    from sandbox.protocol import frame_read  # this checkout's (django_setup put it on sys.path)
+
+    return frame_read(frame)
+
+
+async def ws_receive(socket_, seconds: float) -> dict:
+    """The next message of a `websockets` client socket (`ws_message`), waiting at most `seconds`."""
+    return ws_message(await asyncio.wait_for(socket_.recv(), seconds))
 
 
 def figures_print(figures: dict, *, summary: str | None = None) -> None:

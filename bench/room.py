@@ -229,7 +229,7 @@ async def click(socket_, *, attendee: str, block: str, code: str | None, limit_s
     run_id = None
     while True:
         try:
-            event = json.loads(await asyncio.wait_for(socket_.recv(), seen.sent + limit_s - time.perf_counter()))
+            event = await bench.ws_receive(socket_, seen.sent + limit_s - time.perf_counter())
         except TimeoutError:
             seen.message = f"no run.finished within {limit_s:g} s"
             if run_id:

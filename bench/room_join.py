@@ -194,7 +194,7 @@ def run_follow(socket_, *, block: str, code: str | None = None, limit_s: float =
         left = seen.sent + limit_s - time.perf_counter()
         if left <= 0:
             raise RuntimeError(f"the run of {block} did not finish within {limit_s:g} s")
-        event = json.loads(socket_.recv(timeout=left))
+        event = bench.ws_message(socket_.recv(timeout=left))
         now, kind = time.perf_counter(), event.get("type")
         if kind == "error":
             raise RuntimeError(f"the server refused the run of {block}: {event}")

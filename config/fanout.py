@@ -11,8 +11,9 @@ takes.
 
 Here the process subscribes once: the first local socket to join a group
 opens a channel of the process's own in that group, one task reads it, renders
-each message once (`render(event)` → a JSON-able dict, or None to drop it),
-encodes it once, and sends the same text to every local socket of the group,
+each message once (`render(event)` → a JSON-able dict, bytes to send as they
+are in a binary frame, or None to drop it), encodes it once, and sends the same
+frame to every local socket of the group,
 in the order the layer delivered the messages. When the last local socket
 leaves, the subscription goes. Senders are unchanged: they `group_send` to the
 group as before, so sockets in other processes (Redis) get it through their
@@ -35,7 +36,7 @@ from channels.layers import get_channel_layer
 
 log = logging.getLogger(__name__)
 
-Render = Callable[[dict], dict | None]
+Render = Callable[[dict], dict | bytes | None]
 REFRESH_SECONDS = 3600.0  # layers forget group members after a day (group_expiry); the subscription renews hourly
 
 
@@ -86,10 +87,10 @@ class _Fanout:
                 continue
             if message is None:
                 continue
-            text = json.dumps(message)
+            frame = {"bytes_data": message} if isinstance(message, bytes) else {"text_data": json.dumps(message)}
             for socket in list(self.sockets):
                 try:
-                    await socket.send(text_data=text)
+                    await socket.send(**frame)
                 except Exception:  # a socket closing meanwhile; it leaves on its own disconnect
                     log.debug("fanout of %s: a send failed", self.group, exc_info=True)
 
@@ -108,7 +109,7 @@ def _guard() -> asyncio.Lock:
 
 
 async def fanout_join(group: str, socket, *, render: Render) -> None:
-    """Deliver `group`'s messages to `socket` (a websocket consumer: `await socket.send(text_data=...)`).
+    """Deliver `group`'s messages to `socket` (a websocket consumer: `await socket.send(text_data=...)`, or bytes_data).
 
     Returns once this process's subscription to the group is in place.
     """

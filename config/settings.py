@@ -250,6 +250,10 @@ if PODIUM_SANDBOXES_ON_STOP not in {"keep", "remove"}:
     raise ImproperlyConfigured(f"PODIUM_SANDBOXES_ON_STOP={PODIUM_SANDBOXES_ON_STOP!r}: use keep or remove.")
 PODIUM_RUN_TIMEOUT = env_float("PODIUM_RUN_TIMEOUT", 120.0)
 PODIUM_RUN_OUTPUT_CAP = env_int("PODIUM_RUN_OUTPUT_CAP", 1024 * 1024)
+# Bytes of a run's output stored for a reload: its last ones (a page's terminal keeps its last 10,000 lines).
+PODIUM_RUN_OUTPUT_STORED = env_int("PODIUM_RUN_OUTPUT_STORED", 1024 * 1024)
+if PODIUM_RUN_OUTPUT_STORED < 0:
+    raise ImproperlyConfigured(f"PODIUM_RUN_OUTPUT_STORED={PODIUM_RUN_OUTPUT_STORED}: bytes, 0 or more.")
 PODIUM_RUN_CODE_MAX = env_int("PODIUM_RUN_CODE_MAX", 64 * 1024)
 # Seconds between the beats of a run's executor (sandbox.liveness); a run silent for 4 beats lost its executor.
 PODIUM_RUN_BEAT_SECONDS = env_float("PODIUM_RUN_BEAT_SECONDS", 5.0)

@@ -88,7 +88,8 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
         self.groups.append(group)  # websocket_disconnect leaves it for us
         if not self.attendee.is_presenter:  # followers watch the presenter's runs (sandbox.broadcast)
             self.watching = presenter_runs_group(self.deck_slug)
-            await fanout_join(self.watching, self, render=dict)  # one subscription per process (config.fanout)
+            # One subscription per process (config.fanout); output goes as binary frames, like the attendee's own.
+            await fanout_join(self.watching, self, render=protocol.frame_of)
         # Accepted only once in the group: whatever is sent to the attendee after the page's socket
         # opened (a run ending elsewhere, a reset) reaches it.
         await self.accept()
@@ -248,7 +249,11 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
     async def dispatch(self, message: dict) -> None:
         # The base class first closes stale database connections, a hop to the one thread database calls
         # share, for every message; a forwarded event touches no database, and a fast run sends many.
-        if message.get("type") in FORWARDED:
-            await self.send_json(message)
+        kind = message.get("type")
+        if kind in FORWARDED:
+            if kind == "run.output":
+                await self.send(bytes_data=protocol.output_frame(message))
+            else:
+                await self.send_json(message)
             return
         await super().dispatch(message)

@@ -23,7 +23,7 @@ Server -> client (to the attendee's group unless marked "this socket")
                                                        (the setup status; not the attendee's progress through the deck)
   run.started       {"run", "block"}                   the code started in the sandbox
   run.output        {"run", "seq", "stream", "data"}   output text; seq 1, 2, 3… per run, no gaps;
-                                                       stream "stdout" or "stderr"
+                                                       stream "stdout" or "stderr"; a binary frame (below)
   run.finished      {"run", "block", "status", "exit_code", "duration_ms", "truncated", "message", "seq"?}
                                                        how the run ended; "seq" (the number of run.output
                                                        messages sent) when the executor knows it
@@ -54,9 +54,17 @@ Server -> client (to the attendee's group unless marked "this socket")
                                                        (a second press while catching up is "busy"; a run while
                                                        catching up is refused "busy" too)
 
-Every message is a JSON object in a text frame of at most PODIUM_WS_MESSAGE_MAX
-bytes (`config.websocket`); anything else gets an "error" and the socket stays
-open. Runs, checks and new sandboxes are rate limited (`sandbox.limits`): a
+Output (run.output and presenter.run.output) leaves in a binary frame
+(`output_frame`): the message without "data" as one line of JSON, a newline,
+then the text as UTF-8. The output is most of what a run sends, and text that
+is not JSON-escaped costs neither end an encode and a parse of every byte; the
+page reads both kinds of frame into the same message (`frame_read` here,
+static/podium/js/socket.js there). Every other message the server sends is a
+JSON object in a text frame.
+
+Every message a client sends is a JSON object in a text frame of at most
+PODIUM_WS_MESSAGE_MAX bytes (`config.websocket`); anything else gets an "error"
+and the socket stays open. Runs, checks and new sandboxes are rate limited (`sandbox.limits`): a
 refusal is an "error" with code "limit" whose message says when to try again.
 
 A run's status is one of `sandbox.models.Run.Status` (queued, running, ok,
@@ -67,6 +75,7 @@ CLOSE_NO_SESSION or CLOSE_NOT_FOUND.
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -102,6 +111,29 @@ def run_started(*, run: Run) -> dict:
 def run_output(*, run_id: str, seq: int, stream: str, data: str) -> dict:
     """`run.output`: the `seq`th piece of output text of run `run_id`, from `stream` ("stdout" or "stderr")."""
     return {"type": "run.output", "run": run_id, "seq": seq, "stream": stream, "data": data}
+
+
+OUTPUT_TYPES = frozenset(("run.output", "presenter.run.output"))
+
+
+def output_frame(event: dict) -> bytes:
+    """The binary frame of a run.output (or presenter.run.output) message: its other fields as a line of JSON,
+    then its "data" as UTF-8 (JSON escapes every newline, so the first newline ends the line)."""
+    head = {key: value for key, value in event.items() if key != "data"}
+    return json.dumps(head).encode() + b"\n" + event["data"].encode()
+
+
+def frame_of(event: dict) -> dict | bytes:
+    """What a socket sends for `event`: the binary frame of output (`output_frame`), else the message itself."""
+    return output_frame(event) if event.get("type") in OUTPUT_TYPES else event
+
+
+def frame_read(frame: str | bytes) -> dict:
+    """The message a frame from the server carries: a text frame's JSON, or a binary output frame's fields and data."""
+    if isinstance(frame, str):
+        return json.loads(frame)
+    head, _, data = frame.partition(b"\n")
+    return {**json.loads(head), "data": data.decode()}
 
 
 def run_finished(*, run: Run, seq: int | None = None) -> dict:

@@ -144,6 +144,7 @@ async def run_execute(*, run_id: str) -> None:
         run_id=run_id,
         send=send,
         output_cap=settings.PODIUM_RUN_OUTPUT_CAP,
+        stored_max=settings.PODIUM_RUN_OUTPUT_STORED,
     )
     stop = _stops.setdefault(run_id, threading.Event())
     outcome: dict = {"status": Run.Status.ERROR, "message": "Something went wrong on the server; try again."}

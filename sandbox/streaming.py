@@ -13,6 +13,11 @@ back), else when `interval` has passed or `chunk_max` bytes are waiting. Each
 `run.output` message carries a sequence number, 1, 2, 3… with no gaps, and
 text decoded as UTF-8 (a character split across chunks is kept whole; bytes
 that are not UTF-8 become U+FFFD).
+
+What is stored of the run (`text()`) is its last `stored_max` bytes: the
+page's terminal shows the last lines of a long run, and a reload shows the
+stored copy, so storing (and holding in memory) more than that would only
+cost time at the run's end.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import asyncio
 import codecs
 import contextlib
 import threading
+from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
@@ -40,7 +46,8 @@ class RunStream:
     """The ordered path of one run's events (output and the sandbox's setup status) to its group.
 
     `send(event)` delivers one event (a dict with a dotted "type"). Output past
-    `output_cap` bytes is dropped and `truncated` set; `text()` is what was sent.
+    `output_cap` bytes is dropped and `truncated` set; `text()` is the end of what
+    was sent, at most `stored_max` bytes (all of it by default).
     """
 
     def __init__(
@@ -49,18 +56,22 @@ class RunStream:
         run_id: str,
         send: Callable[[dict], Awaitable[None]],
         output_cap: int,
+        stored_max: int | None = None,
         chunk_max: int = CHUNK_MAX,
         interval: float = INTERVAL,
     ) -> None:
         self.run_id = run_id
         self.send = send
         self.output_cap = output_cap
+        self.stored_max = output_cap if stored_max is None else stored_max
         self.chunk_max = chunk_max
         self.interval = interval
         self.seq = 0
         self.received = 0  # bytes kept (at most output_cap)
         self.truncated = False
-        self._parts: list[str] = []
+        self._parts: deque[str] = deque()  # the last texts sent, holding at least stored_max bytes if sent
+        self._parts_chars = 0
+        self._parts_dropped = False
         self._decoders = {
             name: codecs.getincrementaldecoder("utf-8")(errors="replace") for name in ("stdout", "stderr")
         }
@@ -105,8 +116,24 @@ class RunStream:
         await self._task
 
     def text(self) -> str:
-        """All output sent so far, both streams interleaved as it arrived."""
-        return "".join(self._parts)
+        """The output sent so far, both streams interleaved as it arrived: its last `stored_max` bytes.
+
+        When the beginning was cut off, the text starts at a line's start (a
+        character is never split).
+        """
+        text = "".join(self._parts)
+        if not self._parts_dropped and len(text) <= self.stored_max // 4:  # at most 4 bytes a character
+            return text
+        data = text.encode()
+        if not self._parts_dropped and len(data) <= self.stored_max:
+            return text
+        if self.stored_max == 0:
+            return ""
+        kept = data[-self.stored_max :]
+        at_line = len(data) == len(kept) or data[-len(kept) - 1] == 0x0A
+        text = kept.decode(errors="ignore")  # drops only a character cut in two at the start
+        newline = -1 if at_line else text.find("\n")
+        return text[newline + 1 :] if newline < len(text) - 1 else text
 
     async def _pump(self) -> None:
         while True:
@@ -183,5 +210,10 @@ class RunStream:
         if self.first_output_at is None:
             self.first_output_at = timezone.now()
         self._parts.append(text)
+        self._parts_chars += len(text)
+        # A character is at least one byte: parts holding stored_max characters without the first hold enough.
+        while len(self._parts) > 1 and self._parts_chars - len(self._parts[0]) >= self.stored_max:
+            self._parts_chars -= len(self._parts.popleft())
+            self._parts_dropped = True
         self._last_sent = self._loop.time()
         await self.send(protocol.run_output(run_id=self.run_id, seq=self.seq, stream=stream, data=text))

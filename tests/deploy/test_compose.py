@@ -23,6 +23,7 @@ import pytest
 import websockets
 
 from deck.parser import deck_parse
+from sandbox.protocol import frame_read
 from tests.deploy.compose_stack import ROOT, ComposeStack, free_port, http_get, session_cookie
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -58,7 +59,7 @@ async def socket_to(base: str, path: str, cookie: str, origin: str):
 async def messages_until(socket_, predicate) -> list[dict]:
     seen = []
     while True:
-        seen.append(json.loads(await asyncio.wait_for(socket_.recv(), WAIT)))
+        seen.append(frame_read(await asyncio.wait_for(socket_.recv(), WAIT)))
         if predicate(seen[-1]):
             return seen
 

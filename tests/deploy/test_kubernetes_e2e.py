@@ -20,6 +20,7 @@ import websockets
 import yaml
 
 from deck.selectors import deck_get
+from sandbox.protocol import frame_read
 from tests.cluster.helpers import Cluster, KubectlError, cluster_wait_for
 from tests.deploy.kube_deploy import OVERLAY, deploy_copy
 
@@ -163,7 +164,7 @@ class Page:
                 if predicate(self.log[index]):
                     return self.log.pop(index)
                 index += 1
-            self.log.append(json.loads(await asyncio.wait_for(self.socket.recv(), WAIT)))
+            self.log.append(frame_read(await asyncio.wait_for(self.socket.recv(), WAIT)))
 
 
 def session_of(base_url: str) -> str:

@@ -27,6 +27,7 @@ from sandbox import runs, watchers
 from sandbox.backends.base import SandboxSpec
 from sandbox.identity import attendee_for
 from sandbox.models import Attendee, Run, Sandbox
+from sandbox.protocol import frame_read
 from sandbox.runs import run_create
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -91,7 +92,7 @@ class Page:
                 if predicate(self.log[index]):
                     return self.log[index]
                 index += 1
-            self.log.append(await self.socket.receive_json_from(timeout=wait))
+            self.log.append(frame_read(await self.socket.receive_from(timeout=wait)))
 
     async def error(self, **message) -> dict:
         """Send `message` and return the error it is answered with."""

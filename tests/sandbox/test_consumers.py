@@ -100,6 +100,19 @@ async def test_large_output_is_capped_as_documented(settings):
     assert run.truncated and run.output == expected[:cap]
 
 
+async def test_a_long_run_streams_whole_and_stores_its_last_lines(settings):
+    settings.PODIUM_RUN_OUTPUT_STORED = 64 * 1024
+    expected = "".join(f"{n}\n" for n in range(1, 100_001))
+    async with page(await new_session()) as me:
+        end, messages = await me.run("seq 1 100000")
+        assert_well_formed(messages)
+        assert me.text(end["run"]) == expected and end["truncated"] is False
+    run = await stored(end["run"])
+    # What a reload shows: the last lines, whole, as the page's terminal keeps them.
+    assert expected.endswith(run.output) and 64 * 1024 - 10 < len(run.output) <= 64 * 1024
+    assert expected[-len(run.output) - 1] == "\n"  # it starts at a line's start
+
+
 async def test_cancel_kills_the_process(executor, tmp_path):
     pids = tmp_path / "pids"
     code = f"echo $$ > {pids}.shell; sleep 300 & echo $! > {pids}.child; echo started; wait"

@@ -139,3 +139,21 @@ def test_the_client_types_as_an_error_names_them():
     assert protocol.CLIENT_TYPES_SAID == (
         '"run", "cancel", "reset", "history", "check", "progress", "catchup" or "catchup-cancel"'
     )
+
+
+def test_output_goes_in_a_binary_frame_that_reads_back_as_the_same_message():
+    event = protocol.run_output(run_id="r", seq=7, stream="stdout", data='a\nb "quoted" \\ é €\n\x1b[31mred\x00')
+    frame = protocol.frame_of(event)
+    assert isinstance(frame, bytes)
+    head, _, data = frame.partition(b"\n")  # the fields as a line of JSON, then the text as UTF-8, unescaped
+    assert json.loads(head) == {"type": "run.output", "run": "r", "seq": 7, "stream": "stdout"}
+    assert data == event["data"].encode()
+    assert protocol.frame_read(frame) == event
+    copy = {**event, "type": "presenter.run.output"}
+    assert protocol.frame_read(protocol.frame_of(copy)) == copy
+
+
+def test_every_other_message_stays_a_json_object():
+    finished = protocol.run_finished(run=finished_run(), seq=3)
+    assert protocol.frame_of(finished) is finished
+    assert protocol.frame_read(json.dumps(finished)) == finished

@@ -124,3 +124,28 @@ async def test_a_flood_from_a_thread_with_setup_status_between_arrives_whole_in_
         else:
             n = int(event["message"].split()[1])
             assert said.endswith(f"\n{n}\n") or said == f"{n}\n"
+
+
+async def test_what_is_stored_is_the_last_lines_up_to_stored_max_and_everything_is_still_sent():
+    sink = Sink()
+    stream = RunStream(run_id="r", send=sink, output_cap=10**8, stored_max=1000, chunk_max=300)
+    lines = [f"line {n} é\n" for n in range(5000)]
+    for line in lines:
+        stream.output("stdout", line.encode())
+    await stream.close()
+    sent = "".join(lines)
+    assert sink.text() == sent  # the page got all of it
+    stored = stream.text()
+    assert sent.endswith(stored) and len(stored.encode()) <= 1000
+    assert stored.startswith("line ") and len(stored.encode()) > 1000 - len(lines[-1].encode())  # whole lines
+
+
+async def test_stored_output_within_stored_max_is_whole_and_a_cut_never_splits_a_character():
+    short = RunStream(run_id="r", send=Sink(), output_cap=100, stored_max=50)
+    short.output("stdout", "ééé no newline".encode())
+    await short.close()
+    assert short.text() == "ééé no newline"
+    long = RunStream(run_id="r", send=Sink(), output_cap=10_000, stored_max=7, chunk_max=2)
+    long.output("stdout", "€€€€€€€€".encode())  # one line, 3 bytes a character
+    await long.close()
+    assert long.text() == "€€"  # 6 of the 7 bytes: the character cut at the start is left out

@@ -1,11 +1,24 @@
 // A websocket that reconnects by itself, with backoff, when it drops: the follow socket (deck/follow.js) and
 // the runs socket (runs/connection.js) are both one of these.
 
+// A binary frame is a run's output (sandbox/protocol.py, output_frame): a line of JSON, then the text as UTF-8.
+const NEWLINE = 10;
+const utf8 = new TextDecoder();
+
+function binaryMessage(buffer) {
+  const bytes = new Uint8Array(buffer);
+  const end = bytes.indexOf(NEWLINE);
+  if (end < 0) return null;
+  const message = JSON.parse(utf8.decode(bytes.subarray(0, end)));
+  if (message && typeof message === "object") message.data = utf8.decode(bytes.subarray(end + 1));
+  return message;
+}
+
 // Closes that no retry can mend: the talk, deck or room does not exist; this browser may not see it.
 const CLOSE_FOR_GOOD = new Set([4403, 4404]);
 
 /**
- * Connects to `path` on this host. `onMessage(msg)` gets every JSON message;
+ * Connects to `path` on this host. `onMessage(msg)` gets every message (JSON text, or a binary output frame);
  * `onStatus(state)` gets "open", "closed" (a retry is scheduled) or "gone" (the server closed with 4404 or
  * 4403: the talk, deck or room does not exist, or this browser may not see it; no retry).
  */
@@ -33,6 +46,7 @@ export class ReconnectingSocket {
     this.retryTimer = null;
     const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
     const socket = new WebSocket(`${scheme}//${window.location.host}${this.path}`);
+    socket.binaryType = "arraybuffer"; // read at once, so messages stay in the order they came
     this.socket = socket;
     socket.addEventListener("open", () => {
       this.attempt = 0;
@@ -41,7 +55,7 @@ export class ReconnectingSocket {
     socket.addEventListener("message", (event) => {
       let message;
       try {
-        message = JSON.parse(event.data);
+        message = typeof event.data === "string" ? JSON.parse(event.data) : binaryMessage(event.data);
       } catch {
         return;
       }

@@ -161,35 +161,46 @@ class Agent:
 
 
 class Agents:
-    """This process's agents, one per workspace, opened on first use; workspaces without one remembered."""
+    """This process's agents, one per workspace, opened on first use; workspaces without one remembered.
+
+    An agent is opened under its workspace's own lock: a workspace whose agent is slow to answer (up to the
+    API timeout and HELLO_TIMEOUT) holds up only its own runs, not the other attendees'."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._opening: dict[str, threading.Lock] = {}
         self._agents: dict[str, Agent] = {}
         self._without: set[str] = set()
 
     def get(self, workspace: str, open_agent: Callable[[], Agent]) -> Agent | None:
         """The workspace's live agent (`open_agent()` now if needed), or None when it has none."""
         with self._lock:
-            agent = self._agents.get(workspace)
-            if agent is not None and not agent.dead:
-                return agent
-            if workspace in self._without:
-                return None
+            opening = self._opening.setdefault(workspace, threading.Lock())
+        with opening:
+            with self._lock:
+                agent = self._agents.get(workspace)
+                if agent is not None and not agent.dead:
+                    return agent
+                self._agents.pop(workspace, None)
+                if workspace in self._without:
+                    return None
             try:
-                agent = self._agents[workspace] = open_agent()
+                agent = open_agent()
             except AgentMissing as error:
                 if not error.gone:
                     log.info("workspace %s has no podium-agent (%s): one exec per run", workspace, error)
-                    self._without.add(workspace)
-                self._agents.pop(workspace, None)
+                    with self._lock:
+                        self._without.add(workspace)
                 return None
+            with self._lock:
+                self._agents[workspace] = agent
             return agent
 
     def forget(self, workspace: str) -> None:
         with self._lock:
             agent = self._agents.pop(workspace, None)
             self._without.discard(workspace)
+            self._opening.pop(workspace, None)
         if agent is not None:
             agent.close()
 

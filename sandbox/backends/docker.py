@@ -46,7 +46,7 @@ from sandbox.backends.base import (
     StopCheck,
 )
 from sandbox.backends.config import DockerConfig
-from sandbox.backends.docker_agent import AGENT, Agents, agent_execute
+from sandbox.backends.docker_agent import AGENT, Agents, agent_execute, open_agent
 from sandbox.backends.docker_engine import (
     ENGINE_FAILURES,
     container_get,
@@ -144,9 +144,11 @@ class DockerBackend(DockerTerminals, Backend):
         container = _container_name(state)
         api = self._engine().api
         kill = functools.partial(self._kill, api, container, request.run_id)
-        agent = self._agents.get(api, container, runner.as_attendee([AGENT], security=self.config.security))
+        agent_command = runner.as_attendee([AGENT], security=self.config.security)
+        agent = self._agents.get(container, functools.partial(open_agent, api, container, agent_command))
         if agent is not None:
-            return agent_execute(agent, request=request, on_output=on_output, should_stop=should_stop, kill=kill)
+            output = OutputCap(request.output_cap, on_output)
+            return agent_execute(agent, request=request, output=output, should_stop=should_stop, kill=kill)
         command = runner.as_attendee(
             runner.run_command(kind=request.kind, run_id=request.run_id), security=self.config.security
         )

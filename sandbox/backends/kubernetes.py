@@ -11,11 +11,12 @@ Secret beside the pod) and reaches only that namespace; with PODIUM_K8S_DOCKER a
 engine runs beside it as a sidecar, where the cluster grants the rights
 PODIUM_SANDBOX_SECURITY asks for.
 
-A run is one exec of the in-sandbox runner (runner.py) through the API server
-(kubernetes_exec.py), read frame by frame and handed on in arrival order.
-Each stream keeps its order; across the two, the order is what the API delivers: the
-kubelet sends them to the API server as separate streams, so writes to stdout and
-stderr less than ~10 ms apart may arrive swapped (seen on 1.20).
+A run goes through the pod's podium-agent, execed once per pod and server process
+(kubernetes_agent.py): a line on its stdin starts the in-sandbox runner (runner.py) as an
+exec would, and its output comes back framed, in the order the agent read it. A pod whose
+agent cannot be used gets one exec of the runner per run (kubernetes_exec.py); there, each
+stream keeps its order, but the kubelet sends stdout and stderr to the API server as
+separate streams, so writes less than ~10 ms apart may arrive swapped (seen on 1.20).
 `kubernetes.stream.stream` swaps a method on the ApiClient it is given, so each exec
 gets an ApiClient of its own. Cancel and timeout are a second exec
 (`podium-run kill RUN_ID`) that finds the run through its pidfile, so any server process
@@ -33,6 +34,8 @@ out, is bounded by waiting for it in a helper thread.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import logging
 import time
 
@@ -42,6 +45,7 @@ from kubernetes.client import ApiException
 
 from sandbox.backends import kubernetes_spec as kspec
 from sandbox.backends import runner
+from sandbox.backends.agent_link import Agents, agent_execute
 from sandbox.backends.base import (
     Backend,
     ManagedSandbox,
@@ -57,7 +61,8 @@ from sandbox.backends.config import KubernetesConfig
 from sandbox.backends.docker_engine import registry_mirror_url
 from sandbox.backends.kube_access import KubeAccess
 from sandbox.backends.kube_client import POLL, api_message
-from sandbox.backends.kubernetes_exec import ExecRefused, ExecSession, exec_collect, exec_frames, exec_open
+from sandbox.backends.kubernetes_agent import open_agent
+from sandbox.backends.kubernetes_exec import ExecRefused, ExecSession, exec_collect, exec_open, exec_run
 from sandbox.backends.kubernetes_pods import (
     namespace_exists,
     pod_create,
@@ -69,7 +74,7 @@ from sandbox.backends.kubernetes_pods import (
     workspace_delete,
 )
 from sandbox.backends.kubernetes_terminal import KubernetesTerminals
-from sandbox.backends.run_output import OutputCap, frames_follow
+from sandbox.backends.run_output import OutputCap
 from sandbox.errors import SandboxError, SandboxLimitReached, SandboxNotFound, SandboxNotStarted, SandboxUnavailable
 
 log = logging.getLogger(__name__)
@@ -94,6 +99,7 @@ class KubernetesBackend(KubernetesTerminals, Backend):
     def __init__(self, *, config: KubernetesConfig | None = None) -> None:
         super().__init__(config=config)
         self.kube = KubeAccess(self.config.cluster)
+        self._agents = Agents()  # runs go through each workspace pod's podium-agent (kubernetes_agent.py)
 
     # --- the contract -------------------------------------------------------------------------------
 
@@ -178,44 +184,29 @@ class KubernetesBackend(KubernetesTerminals, Backend):
         if request.kind == "build" and not state.get("docker"):
             raise SandboxError(f"build run {request.run_id} in {namespace} without engine", user_message=NO_ENGINE)
         started_wall = time.time()
-        session = self._exec_open(namespace, kspec.WORKSPACE_CONTAINER, runner.env_command(request))
         output = OutputCap(request.output_cap, on_output)
-        status: dict | None = None
         kept = bytearray()  # an apply's stdout, to see which workloads it created
 
         def on_frame(stream_name: str, data: bytes) -> None:
-            nonlocal status
-            if stream_name == "status":
-                status = kspec.exec_status(data)
-                return
             if request.kind == "apply" and stream_name == "stdout" and len(kept) < APPLY_OUTPUT_KEEP:
                 kept.extend(data[: APPLY_OUTPUT_KEEP - len(kept)])
             output.write(stream_name, data)
 
-        try:
-            ending = frames_follow(
-                exec_frames(session),
-                request=request,
-                kill=lambda: self._kill(namespace, request.run_id),
-                should_stop=should_stop,
-                on_frame=on_frame,
-                over_cap=lambda: output.truncated,
-            )
-        finally:
-            session.close()
-        exit_code = kspec.exec_exit_code(status)
-        if exit_code is None and status is not None:
-            log.warning("run %s: exec status without an exit code: %s", request.run_id, status)
-        if request.kind == "apply" and not (ending.timed_out or ending.cancelled):
+        kill = functools.partial(self._kill, namespace, request.run_id)
+        follow = {"request": request, "output": output, "on_frame": on_frame, "should_stop": should_stop, "kill": kill}
+        agent = self._agents.get(namespace, functools.partial(open_agent, self.kube, namespace))
+        if agent is not None:
+            result = agent_execute(agent, **follow)
+        else:
+            command = runner.env_command(request)
+            result = exec_run(self._exec_open(namespace, kspec.WORKSPACE_CONTAINER, command), **follow)
+        if request.kind == "apply" and not (result.timed_out or result.cancelled):
+            before = output.total
             for line in self._refusals(namespace, kept.decode("utf-8", "replace"), started_wall):
                 output.write("stderr", f"Kubernetes did not start the pods of {line}\n".encode())
-        return RunResult(
-            exit_code=exit_code,
-            timed_out=ending.timed_out,
-            cancelled=ending.cancelled,
-            truncated=output.truncated,
-            output_bytes=output.total,
-        )
+            added = output.total - before
+            result = dataclasses.replace(result, truncated=output.truncated, output_bytes=result.output_bytes + added)
+        return result
 
     def cancel(self, *, state: dict, run_id: str) -> bool:
         """Kill the run's session in the workspace (from any process); True when something was killed."""
@@ -227,6 +218,7 @@ class KubernetesBackend(KubernetesTerminals, Backend):
         """Delete the attendee's namespace with everything in it, and create it again with a fresh workspace."""
         progress("Removing your old sandbox…")
         namespace = state.get("namespace") or self.kube.namespace_name_for(spec.sandbox_id)
+        self._agents.forget(namespace)
         workspace_delete(self.kube, self._core(), namespace)
         self.kube.namespace_delete(namespace=namespace)
         return self.ensure(spec=spec, state={}, progress=progress)
@@ -235,6 +227,7 @@ class KubernetesBackend(KubernetesTerminals, Backend):
         """Delete the workspace pod and its kubeconfig Secret (they live in the workspaces namespace), then the
         attendee's namespace (the cluster deletes everything in it); missing ones are fine."""
         if state.get("namespace"):
+            self._agents.forget(state["namespace"])
             workspace_delete(self.kube, self._core(), state["namespace"])
             self.kube.namespace_delete(namespace=state["namespace"])
 

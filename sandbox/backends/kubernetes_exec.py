@@ -10,6 +10,7 @@ function blocks; callers use threads.
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 import threading
 import time
@@ -20,8 +21,12 @@ from kubernetes.stream import stream as k8s_stream
 from websocket import ABNF, WebSocketConnectionClosedException, WebSocketTimeoutException
 
 from sandbox.backends import kubernetes_spec as kspec
+from sandbox.backends.base import RunRequest, RunResult, StopCheck
 from sandbox.backends.kube_access import KubeAccess
+from sandbox.backends.run_output import OutputCap, frames_follow
 from sandbox.errors import SandboxUnavailable
+
+log = logging.getLogger(__name__)
 
 
 class ExecRefused(Exception):  # noqa: N818 - a wrapper, not an error of its own
@@ -33,11 +38,12 @@ class ExecRefused(Exception):  # noqa: N818 - a wrapper, not an error of its own
 
 
 def exec_open(
-    kube: KubeAccess, namespace: str, container: str, command: list[str], *, tty: bool = False
+    kube: KubeAccess, namespace: str, container: str, command: list[str], *, tty: bool = False, stdin: bool = False
 ) -> ExecSession:
     """Open an exec websocket in the workspace pod with an ApiClient of its own; the connect is bounded by
     the API timeout (SandboxUnavailable). ExecRefused carries the client's error when the connect failed.
-    With `tty`, the exec has a TTY and stdin (channel 0 in, 1 out, 4 resize), as `kubectl exec -it`."""
+    With `tty`, the exec has a TTY and stdin (channel 0 in, 1 out, 4 resize), as `kubectl exec -it`; with
+    `stdin` alone, stdin (channel 0) and no TTY, stdout and stderr apart, as `kubectl exec -i`."""
     api = kube.api_new()
     core = kubernetes.client.CoreV1Api(api)
     outcome: dict = {}
@@ -52,7 +58,7 @@ def exec_open(
                 kube.config.workspaces_namespace,
                 container=container,
                 command=command,
-                stdin=tty,
+                stdin=tty or stdin,
                 stdout=True,
                 stderr=not tty,
                 tty=tty,
@@ -120,6 +126,43 @@ def exec_frames(session: ExecSession) -> Iterator[tuple[str, bytes]]:
         channel, data = frame
         if channel in names:
             yield names[channel], data
+
+
+def exec_run(
+    session: ExecSession, *, request: RunRequest, output: OutputCap, on_frame, should_stop: StopCheck, kill
+) -> RunResult:
+    """Follow a run's own exec of the runner to its end (run_output.frames_follow) and close it: each output frame
+    goes to `on_frame`, which writes it to `output`; the exit code comes from the status channel."""
+    status: dict | None = None
+
+    def on_exec_frame(stream_name: str, data: bytes) -> None:
+        nonlocal status
+        if stream_name == "status":
+            status = kspec.exec_status(data)
+        else:
+            on_frame(stream_name, data)
+
+    try:
+        ending = frames_follow(
+            exec_frames(session),
+            request=request,
+            kill=kill,
+            should_stop=should_stop,
+            on_frame=on_exec_frame,
+            over_cap=lambda: output.truncated,
+        )
+    finally:
+        session.close()
+    exit_code = kspec.exec_exit_code(status)
+    if exit_code is None and status is not None:
+        log.warning("run %s: exec status without an exit code: %s", request.run_id, status)
+    return RunResult(
+        exit_code=exit_code,
+        timed_out=ending.timed_out,
+        cancelled=ending.cancelled,
+        truncated=output.truncated,
+        output_bytes=output.total,
+    )
 
 
 def close_quietly(client, api) -> None:

@@ -1,10 +1,12 @@
-"""The agent's socket read as Docker sends it: frames cut anywhere still come out whole and in order."""
+"""The agent's socket read as Docker sends it: frames cut anywhere still come out whole and in order (the
+assembly of the agent's frames is agent_link's, which the Kubernetes agent uses too)."""
 
 from __future__ import annotations
 
 import random
 
-from sandbox.backends.docker_agent import DOCKER_HEADER, HEADER, Agent, _docker_frames
+from sandbox.backends.agent_link import HEADER, Agent
+from sandbox.backends.docker_agent import DOCKER_HEADER, DockerLink, _docker_frames
 
 
 class CutSocket:
@@ -42,6 +44,6 @@ def test_agent_frames_split_across_docker_frames_reach_their_runs_in_order():
         size = rng.randint(1, 3000)
         pieces.append(docker_frame(1, stream[at : at + size]))
         at += size
-    agent._raw = CutSocket(b"".join(pieces), seed=3)
+    agent._link = DockerLink(CutSocket(b"".join(pieces), seed=3))
     agent._read()
     assert got == [*sent, (0, -1, b"its output ended")]

@@ -13,7 +13,10 @@ Here the process subscribes once: the first local socket to join a group
 opens a channel of the process's own in that group, one task reads it, renders
 each message once (`render(event)` → a JSON-able dict, or None to drop it),
 encodes it once, and sends the same text to every local socket of the group,
-in the order the layer delivered the messages. When the last local socket
+in the order the layer delivered the messages. Under daphne the websocket
+frame itself is built once too and written to each connection
+(`config.frames`), so a socket costs a write, not a trip through the consumer,
+the session middleware, daphne, autobahn and Twisted's write buffer. When the last local socket
 leaves, the subscription goes. Senders are unchanged: they `group_send` to the
 group as before, so sockets in other processes (Redis) get it through their
 own process's subscription.
@@ -33,6 +36,8 @@ from collections.abc import Callable
 
 from channels.layers import get_channel_layer
 
+from config.frames import FrameWriter, frame_writer, text_frame
+
 log = logging.getLogger(__name__)
 
 Render = Callable[[dict], dict | None]
@@ -47,7 +52,7 @@ class _Fanout:
         self.render = render
         self.layer = get_channel_layer()
         self.loop = asyncio.get_running_loop()
-        self.sockets: set = set()
+        self.sockets: dict = {}  # socket → its FrameWriter (None: sent the ASGI way), in the order they joined
         self.channel = ""
         self.tasks: list[asyncio.Task] = []
 
@@ -86,12 +91,20 @@ class _Fanout:
                 continue
             if message is None:
                 continue
-            text = json.dumps(message)
-            for socket in list(self.sockets):
-                try:
-                    await socket.send(text_data=text)
-                except Exception:  # a socket closing meanwhile; it leaves on its own disconnect
-                    log.debug("fanout of %s: a send failed", self.group, exc_info=True)
+            await self._deliver(json.dumps(message))
+
+    async def _deliver(self, text: str) -> None:
+        frame = None
+        for socket, writer in list(self.sockets.items()):
+            try:
+                if writer is not None:
+                    if frame is None:
+                        frame = text_frame(text)
+                    if writer.write(frame):
+                        continue
+                await socket.send(text_data=text)
+            except Exception:  # a socket closing meanwhile; it leaves on its own disconnect
+                log.debug("fanout of %s: a send failed", self.group, exc_info=True)
 
     async def _renew(self) -> None:
         while True:
@@ -119,7 +132,8 @@ async def fanout_join(group: str, socket, *, render: Render) -> None:
                 await fanout.close()
             fanout = _fanouts[group] = _Fanout(group, render)
             await fanout.open()
-        fanout.sockets.add(socket)
+        writer: FrameWriter | None = frame_writer(getattr(socket, "scope", None) or {})
+        fanout.sockets[socket] = writer
 
 
 async def fanout_leave(group: str, socket) -> None:
@@ -128,7 +142,7 @@ async def fanout_leave(group: str, socket) -> None:
         fanout = _fanouts.get(group)
         if fanout is None:
             return
-        fanout.sockets.discard(socket)
+        fanout.sockets.pop(socket, None)
         if not fanout.sockets:
             del _fanouts[group]
             await fanout.close()

@@ -17,7 +17,11 @@ load that were at most 50 ms late (the goal says p99 <= 50 ms, i.e. >= 0.99),
 and `loop_lag_p99_bound_ms_load` the smallest histogram bucket that holds
 99 % of them. Runs report `runs_ok` and the time to the last run.finished.
 
-    .venv/bin/python bench/follow_under_load.py [--attendees 30] [--joins 40]
+With `--workers N` the runs (and so the creations) go to N separate
+`runworker sandbox-runs` processes over Redis (a database of the bench's own,
+`--redis-db`), as deployed; the web process then only relays.
+
+    .venv/bin/python bench/follow_under_load.py [--attendees 30] [--joins 40] [--workers 0]
 
 Needs a Docker engine and the workspace image (`manage.py sandbox prepare`).
 On leaving, also on failure: daphne stops and every sandbox of its attendees
@@ -118,14 +122,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--attendees", type=int, default=30, help="sandboxes created at once (default 30)")
     parser.add_argument("--joins", type=int, default=40, help="followers timed while idle (default 40)")
+    parser.add_argument("--workers", type=int, default=0, help="separate runworker processes over Redis (0: embedded)")
+    parser.add_argument("--redis-db", type=int, default=7, help="the Redis database number used with --workers")
     args = parser.parse_args()
-    if args.attendees < 1 or args.joins < 1:
-        sys.exit("bench: --attendees and --joins must be at least 1")
+    if args.attendees < 1 or args.joins < 1 or args.workers < 0:
+        sys.exit("bench: --attendees and --joins must be at least 1, --workers at least 0")
     load_before = bench.load_average()
     # Every attendee here is one client address: let them all have a sandbox.
     extra = {"PODIUM_RATE_SANDBOXES_PER_ADDRESS": "off", "PODIUM_MAX_SANDBOXES": str(args.attendees + 5)}
-    with support.BenchServer(extra_env=extra) as server:
+    redis = f"redis://127.0.0.1:6379/{args.redis_db}"
+    with support.BenchServer(extra_env=extra, workers=args.workers, redis_url=redis) as server:
         figures = asyncio.run(measure(server, args))
+    figures["workers"] = args.workers or "embedded"
     figures["load_avg_before"] = load_before
     figures["load_avg_after"] = bench.load_average()
     bench.figures_print(figures)

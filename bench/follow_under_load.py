@@ -18,8 +18,9 @@ and `loop_lag_p99_bound_ms_load` the smallest histogram bucket that holds
 99 % of them. Runs report `runs_ok` and the time to the last run.finished.
 
 With `--workers N` the runs (and so the creations) go to N separate
-`runworker sandbox-runs` processes over Redis (a database of the bench's own,
-`--redis-db`), as deployed; the web process then only relays.
+`runworker sandbox-runs` processes over Redis, as deployed; the web process
+then only relays. The Redis is a `redis-server` of the bench's own on a free
+port (so no other worker on the machine takes its runs), or `--redis-url`.
 
     .venv/bin/python bench/follow_under_load.py [--attendees 30] [--joins 40] [--workers 0]
 
@@ -32,10 +33,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 
 import bench_server as support
 import common as bench
@@ -118,20 +122,42 @@ async def measure(server: support.BenchServer, args: argparse.Namespace) -> dict
     return figures
 
 
+@contextlib.contextmanager
+def redis_own() -> Iterator[str]:
+    """A throwaway redis-server on a free loopback port, nothing saved; its URL."""
+    port = bench.free_port()
+    process = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not bench.listening(port):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("bench: the bench's own redis-server did not start")
+            time.sleep(0.1)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--attendees", type=int, default=30, help="sandboxes created at once (default 30)")
     parser.add_argument("--joins", type=int, default=40, help="followers timed while idle (default 40)")
     parser.add_argument("--workers", type=int, default=0, help="separate runworker processes over Redis (0: embedded)")
-    parser.add_argument("--redis-db", type=int, default=7, help="the Redis database number used with --workers")
+    parser.add_argument("--redis-url", default="", help="the Redis used with --workers (default: one of its own)")
     args = parser.parse_args()
     if args.attendees < 1 or args.joins < 1 or args.workers < 0:
         sys.exit("bench: --attendees and --joins must be at least 1, --workers at least 0")
     load_before = bench.load_average()
     # Every attendee here is one client address: let them all have a sandbox.
     extra = {"PODIUM_RATE_SANDBOXES_PER_ADDRESS": "off", "PODIUM_MAX_SANDBOXES": str(args.attendees + 5)}
-    redis = f"redis://127.0.0.1:6379/{args.redis_db}"
-    with support.BenchServer(extra_env=extra, workers=args.workers, redis_url=redis) as server:
+    with contextlib.ExitStack() as stack:
+        redis = args.redis_url or (stack.enter_context(redis_own()) if args.workers else "")
+        server = stack.enter_context(support.BenchServer(extra_env=extra, workers=args.workers, redis_url=redis))
         figures = asyncio.run(measure(server, args))
     figures["workers"] = args.workers or "embedded"
     figures["load_avg_before"] = load_before

@@ -107,11 +107,19 @@ async def measure(server: support.BenchServer, args: argparse.Namespace) -> dict
     for socket_ in sockets:
         await socket_.close()
     ok = sum(1 for timing in timings if not isinstance(timing, BaseException) and timing.end.get("status") == "ok")
+    failed = sorted(
+        {
+            str(end) if isinstance(end, BaseException) else f"{end.end.get('status')}: {end.end.get('message')}"
+            for end in timings
+            if isinstance(end, BaseException) or end.end.get("status") != "ok"
+        }
+    )
     bench.say(f"load: {ok}/{len(runs)} runs ok in {all_done_s:.1f} s; {len(under_load)} followers joined meanwhile")
 
     figures = {
         "attendees": args.attendees,
         "runs_ok": ok,
+        "runs_failed_why": failed,  # each different ending of the runs that did not succeed, once
         "all_runs_done_s": round(all_done_s, 2),
         **bench.p50_p99("join_idle_{p}_ms", idle, digits=1),
         **bench.p50_p99("join_load_{p}_ms", under_load, digits=1),

@@ -93,16 +93,20 @@ class _Fanout:
                 continue
             await self._deliver(json.dumps(message))
 
-    async def _deliver(self, text: str) -> None:
+    async def _deliver(self, message: str | bytes) -> None:
+        """Send `message` to every socket: a text frame for a str, a binary frame for bytes."""
         frame = None
         for socket, writer in list(self.sockets.items()):
             try:
                 if writer is not None:
                     if frame is None:
-                        frame = text_frame(text)
+                        frame = text_frame(message)
                     if writer.write(frame):
                         continue
-                await socket.send(text_data=text)
+                if isinstance(message, bytes):
+                    await socket.send(bytes_data=message)
+                else:
+                    await socket.send(text_data=message)
             except Exception:  # a socket closing meanwhile; it leaves on its own disconnect
                 log.debug("fanout of %s: a send failed", self.group, exc_info=True)
 

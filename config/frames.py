@@ -34,18 +34,20 @@ except ImportError:  # pragma: no cover
 
 SCOPE_KEY = "podium.frame_writer"
 _TEXT_FIN = 0x81  # FIN, opcode 1 (text)
+_BINARY_FIN = 0x82  # FIN, opcode 2 (binary)
 
 
-def text_frame(text: str) -> bytes:
-    """The unmasked, unfragmented websocket frame of the text message `text` (what a server sends)."""
-    payload = text.encode("utf-8")
+def text_frame(message: str | bytes) -> bytes:
+    """The unmasked, unfragmented websocket frame a server sends for `message`: a text frame for a str, a
+    binary frame for bytes."""
+    first, payload = (_TEXT_FIN, message.encode("utf-8")) if isinstance(message, str) else (_BINARY_FIN, message)
     size = len(payload)
     if size <= 125:
-        header = struct.pack("!BB", _TEXT_FIN, size)
+        header = struct.pack("!BB", first, size)
     elif size <= 0xFFFF:
-        header = struct.pack("!BBH", _TEXT_FIN, 126, size)
+        header = struct.pack("!BBH", first, 126, size)
     else:
-        header = struct.pack("!BBQ", _TEXT_FIN, 127, size)
+        header = struct.pack("!BBQ", first, 127, size)
     return header + payload
 
 

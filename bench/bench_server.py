@@ -10,6 +10,10 @@ same database (the report says which way was used). Runs go over a real
 websocket client (`websockets`) with the page's Origin; `attendee_warm` gives a
 bench one attendee whose sandbox the first run has created.
 
+With `workers`, the server has no embedded worker: that many `manage.py runworker
+sandbox-runs` processes of the same environment execute the runs, over Redis (`redis_url`;
+a database number of the bench's own keeps other users' workers out).
+
 On leaving (normally, on an exception, Ctrl-C or SIGTERM) daphne is stopped
 first, so no run in flight creates anything more, then every container,
 network and volume labelled podium.managed=1 and podium.attendee=<an attendee
@@ -25,6 +29,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -57,11 +62,14 @@ class BenchServer:
     """A daphne server of this checkout with the bench deck, plus the cleanup of what its runs created."""
 
     extra_env: dict[str, str] = field(default_factory=dict)
+    workers: int = 0  # with N > 0: N `runworker sandbox-runs` processes over Redis, no embedded worker
+    redis_url: str = "redis://127.0.0.1:6379/0"
     slides: Path = DECKS  # the deck folder it serves, and the deck the bench's attendees are on
     slug: str = SLUG
     port: int = 0
     folder: Path | None = None
     process: subprocess.Popen | None = None
+    worker_processes: list[subprocess.Popen] = field(default_factory=list)
     attendees: set[str] = field(default_factory=set)
     sessions: set[str] = field(default_factory=set)
     session_via: str = ""
@@ -91,6 +99,8 @@ class BenchServer:
                 "PODIUM_BASE_URL": f"http://127.0.0.1:{self.port}",
             }
         )
+        if self.workers:
+            env.update({"REDIS_URL": self.redis_url, "PODIUM_EMBEDDED_WORKER": "0"})
         env.update(self.extra_env)
         # The bench itself reads the same database (sessions, attendee ids) through Django.
         bench.django_setup(env=env, migrate=True)
@@ -98,6 +108,17 @@ class BenchServer:
 
         bench.backend_checked(DockerBackend())
         self.process = bench.daphne_start(port=self.port, env=env, log=self.folder / "daphne.log")
+        for number in range(self.workers):
+            log = (self.folder / f"worker-{number}.log").open("w")
+            self.worker_processes.append(
+                subprocess.Popen(
+                    [sys.executable, "manage.py", "runworker", "sandbox-runs"],
+                    cwd=bench.ROOT,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
 
     def log_tail(self) -> str:
         """The end of daphne's log, for error messages."""
@@ -108,6 +129,8 @@ class BenchServer:
         if self.process is not None:
             bench.daphne_stop([self.process])
         self.process = None
+        bench.daphne_stop(self.worker_processes)  # terminate, wait, kill after 15 s: the same for workers
+        self.worker_processes.clear()
         for session_key in self.sessions:  # a socket that connected made an attendee, even if we never asked
             with contextlib.suppress(Exception):  # no attendee, no sandbox
                 self.attendee_of(session_key)

@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import multiprocessing
 import os
 import statistics
 import tempfile
@@ -72,34 +73,83 @@ async def open_socket(port: int, cookie: str | None = None):
     return await bench.websocket_open(port=port, path=f"/ws/talks/{SLUG}/follow/", session_key=cookie)
 
 
-async def measure(ports: list[int], cookie: str, followers: int, gotos: int, roundtrips: int) -> dict:
+def slide_of(k: int) -> int:
+    """The slide of the k-th goto (every process of the bench knows the sequence)."""
+    return 2 + k % (SLIDES - 1)
+
+
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) process `pid` has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# -- a client process: a share of the followers ---------------------------------------------------------
+def client_main(conn, ports: list[int], first: int, count: int) -> None:
+    """Hold `count` followers; report each goto's arrival times, then this process's CPU time during the gotos."""
+    asyncio.run(client_run(conn, ports, first, count))
+
+
+async def client_run(conn, ports: list[int], first: int, count: int) -> None:
+    sockets = []
+    for start in range(first, first + count, CONNECT_BATCH):
+        batch = range(start, min(first + count, start + CONNECT_BATCH))
+        sockets += await asyncio.gather(*(open_socket(ports[n % len(ports)]) for n in batch))
+    for follower in sockets:
+        json.loads(await asyncio.wait_for(follower.recv(), 30))  # the position on connect
+    arrivals: dict[int, list[float]] = {}
+
+    async def listen(follower) -> None:
+        async for frame in follower:
+            message = json.loads(frame)
+            if message.get("type") == "position":
+                got = arrivals.setdefault(message["slide"], [])
+                got.append(time.perf_counter())
+                if len(got) == count:
+                    conn.send(("slide", message["slide"], arrivals.pop(message["slide"])))
+
+    listeners = [asyncio.create_task(listen(follower)) for follower in sockets]
+    cpu_before = time.process_time()
+    conn.send(("ready",))
+    await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # "stop"
+    conn.send(("cpu", time.process_time() - cpu_before))
+    for task in listeners:
+        task.cancel()
+    await asyncio.gather(*(s.close() for s in sockets), return_exceptions=True)
+    await asyncio.gather(*listeners, return_exceptions=True)
+    conn.close()
+
+
+def clients_start(ports: list[int], followers: int, clients: int) -> list[tuple]:
+    """`clients` processes holding `followers` follower sockets between them: [(process, connection)]."""
+    context = multiprocessing.get_context("fork")  # before any event loop or thread of this process
+    started, first = [], 0
+    for index in range(clients):
+        count = followers // clients + (1 if index < followers % clients else 0)
+        ours, theirs = context.Pipe()
+        process = context.Process(target=client_main, args=(theirs, ports, first, count), daemon=True)
+        process.start()
+        started.append((process, ours, count))
+        first += count
+    return started
+
+
+async def measure(ports: list[int], servers: list[int], cookie: str, clients: list[tuple], gotos: int, roundtrips: int):
+    loop = asyncio.get_running_loop()
+    inbox: asyncio.Queue = asyncio.Queue()
+    for _, conn, _ in clients:
+        loop.add_reader(conn.fileno(), lambda conn=conn: inbox.put_nowait(conn.recv()))
+    followers = sum(count for _, _, count in clients)
     presenter = await open_socket(ports[0], cookie)
     hello = json.loads(await asyncio.wait_for(presenter.recv(), 30))
     if not hello.get("presenter"):
         raise SystemExit(f"bench: the presenter socket was not granted: {hello}")
 
     started = time.perf_counter()
-    sockets = []
-    for first in range(0, followers, CONNECT_BATCH):
-        batch = range(first, min(followers, first + CONNECT_BATCH))
-        sockets += await asyncio.gather(*(open_socket(ports[n % len(ports)]) for n in batch))
-    for follower in sockets:
-        json.loads(await asyncio.wait_for(follower.recv(), 30))  # the position on connect
+    for _ in clients:
+        message = await asyncio.wait_for(inbox.get(), 600)
+        assert message == ("ready",), message
     connect_s = time.perf_counter() - started
-
-    arrivals: dict[int, list[float]] = {}
-    complete: dict[int, asyncio.Event] = {}
-
-    async def listen(follower) -> None:
-        async for frame in follower:
-            message = json.loads(frame)
-            if message.get("type") == "position":
-                slide = message["slide"]
-                arrivals.setdefault(slide, []).append(time.perf_counter())
-                if len(arrivals[slide]) == followers and slide in complete:
-                    complete[slide].set()
-
-    listeners = [asyncio.create_task(listen(follower)) for follower in sockets]
 
     # Baseline: one round-trip on one socket (an unknown message type is answered at once).
     roundtrip_ms = []
@@ -114,15 +164,19 @@ async def measure(ports: list[int], cookie: str, followers: int, gotos: int, rou
     first_ms: list[float] = []
     last_ms: list[float] = []
     missing = 0
+    server_cpu = [process_cpu_s(pid) for pid in servers]
     for k in range(gotos):
-        slide = 2 + k % (SLIDES - 1)
-        arrivals.pop(slide, None)
-        complete[slide] = asyncio.Event()
+        slide = slide_of(k)
+        got: list[float] = []
+        reports = 0
         sent = time.perf_counter()
         await presenter.send(json.dumps({"type": "goto", "slide": slide}))
         with contextlib.suppress(TimeoutError):  # counted below as missing
-            await asyncio.wait_for(complete[slide].wait(), GOTO_TIMEOUT_S)
-        got = arrivals.get(slide, [])
+            while reports < len(clients):
+                kind, *rest = await asyncio.wait_for(inbox.get(), GOTO_TIMEOUT_S)
+                if kind == "slide" and rest[0] == slide:
+                    got += rest[1]
+                    reports += 1
         missing += followers - len(got)
         latency_ms += [(at - sent) * 1000 for at in got]
         if got:
@@ -131,11 +185,18 @@ async def measure(ports: list[int], cookie: str, followers: int, gotos: int, rou
         # The presenter's own echo of the goto.
         echo = json.loads(await asyncio.wait_for(presenter.recv(), GOTO_TIMEOUT_S))
         assert echo == {"type": "position", "slide": slide, "live": True}, echo
+    server_cpu_s = sum(process_cpu_s(pid) for pid in servers) - sum(server_cpu)
 
-    for task in listeners:
-        task.cancel()
-    await asyncio.gather(*(s.close() for s in [presenter, *sockets]), return_exceptions=True)
-    await asyncio.gather(*listeners, return_exceptions=True)
+    client_cpu_s = 0.0
+    for _, conn, _ in clients:
+        conn.send(("stop",))
+    for _ in clients:
+        kind, *rest = await asyncio.wait_for(inbox.get(), 60)
+        if kind == "cpu":
+            client_cpu_s += rest[0]
+    for _, conn, _ in clients:
+        loop.remove_reader(conn.fileno())
+    await presenter.close()
     return {
         "connect_s": connect_s,
         "latency_ms": latency_ms,
@@ -143,6 +204,8 @@ async def measure(ports: list[int], cookie: str, followers: int, gotos: int, rou
         "last_ms": last_ms,
         "roundtrip_ms": roundtrip_ms,
         "missing": missing,
+        "server_cpu_ms_per_goto": server_cpu_s * 1000 / gotos,
+        "client_cpu_ms_per_goto": client_cpu_s * 1000 / gotos,
     }
 
 
@@ -151,6 +214,9 @@ def main() -> None:
     parser.add_argument("--followers", type=int, default=200)
     parser.add_argument("--gotos", type=int, default=50)
     parser.add_argument("--roundtrips", type=int, default=100)
+    parser.add_argument(
+        "--clients", type=int, default=1, help="client processes the followers are spread over (a room: many laptops)"
+    )
     parser.add_argument("--redis", action="store_true", help="two daphne processes sharing Redis at 127.0.0.1:6379")
     args = parser.parse_args()
 
@@ -173,13 +239,17 @@ def main() -> None:
         cookie = prepare(env)
 
         ports = [bench.free_port() for _ in range(2 if args.redis else 1)]
-        servers = []
+        servers, clients = [], []
         try:
             for port in ports:
                 servers.append(bench.daphne_start(port=port, env=env, log=folder / f"daphne-{port}.log"))
-            result = asyncio.run(measure(ports, cookie, args.followers, args.gotos, args.roundtrips))
+            clients = clients_start(ports, args.followers, args.clients)
+            pids = [server.pid for server in servers]
+            result = asyncio.run(measure(ports, pids, cookie, clients, args.gotos, args.roundtrips))
         finally:
             bench.daphne_stop(servers)
+            for process, _, _ in clients:
+                process.join(timeout=30)
 
     latency, last, roundtrip = result["latency_ms"], result["last_ms"], result["roundtrip_ms"]
     if not latency:
@@ -189,6 +259,7 @@ def main() -> None:
         "layer": "redis" if args.redis else "inmemory",
         "servers": len(ports),
         "followers": args.followers,
+        "client_processes": args.clients,
         "gotos": args.gotos,
         "missing": result["missing"],
         "connect_s": round(result["connect_s"], 3),
@@ -198,6 +269,9 @@ def main() -> None:
         "first_follower_p50_ms": round(statistics.median(result["first_ms"]), 2),
         "all_followers_p50_ms": round(statistics.median(last), 2),
         "all_followers_p99_ms": round(percentile(last, 0.99), 2),
+        # Where the time goes: CPU of the daphne process(es) and of the bench's followers, per goto.
+        "server_cpu_ms_per_goto": round(result["server_cpu_ms_per_goto"], 2),
+        "client_cpu_ms_per_goto": round(result["client_cpu_ms_per_goto"], 2),
         "roundtrip_p50_ms": round(statistics.median(roundtrip), 3),
         "roundtrip_p99_ms": round(percentile(roundtrip, 0.99), 3),
     }
@@ -208,7 +282,9 @@ def main() -> None:
         summary=f"{args.followers} followers, {args.gotos} gotos ({figures['layer']}, {len(ports)} daphne): "
         f"p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms, max {figures['max_ms']} ms; "
         f"first/last follower p50 {figures['first_follower_p50_ms']}/{figures['all_followers_p50_ms']} ms; "
-        f"one-socket round-trip p50 {figures['roundtrip_p50_ms']} ms; missing {figures['missing']}",
+        f"one-socket round-trip p50 {figures['roundtrip_p50_ms']} ms; missing {figures['missing']}; "
+        f"CPU per goto: server {figures['server_cpu_ms_per_goto']} ms, "
+        f"{args.clients} client process(es) {figures['client_cpu_ms_per_goto']} ms",
     )
 
 

@@ -17,7 +17,12 @@ load that were at most 50 ms late (the goal says p99 <= 50 ms, i.e. >= 0.99),
 and `loop_lag_p99_bound_ms_load` the smallest histogram bucket that holds
 99 % of them. Runs report `runs_ok` and the time to the last run.finished.
 
-    .venv/bin/python bench/follow_under_load.py [--attendees 30] [--joins 40]
+With `--workers N` the runs (and so the creations) go to N separate
+`runworker sandbox-runs` processes over Redis, as deployed; the web process
+then only relays. The Redis is a `redis-server` of the bench's own on a free
+port (so no other worker on the machine takes its runs), or `--redis-url`.
+
+    .venv/bin/python bench/follow_under_load.py [--attendees 30] [--joins 40] [--workers 0]
 
 Needs a Docker engine and the workspace image (`manage.py sandbox prepare`).
 On leaving, also on failure: daphne stops and every sandbox of its attendees
@@ -28,10 +33,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 
 import bench_server as support
 import common as bench
@@ -99,11 +107,19 @@ async def measure(server: support.BenchServer, args: argparse.Namespace) -> dict
     for socket_ in sockets:
         await socket_.close()
     ok = sum(1 for timing in timings if not isinstance(timing, BaseException) and timing.end.get("status") == "ok")
+    failed = sorted(
+        {
+            str(end) if isinstance(end, BaseException) else f"{end.end.get('status')}: {end.end.get('message')}"
+            for end in timings
+            if isinstance(end, BaseException) or end.end.get("status") != "ok"
+        }
+    )
     bench.say(f"load: {ok}/{len(runs)} runs ok in {all_done_s:.1f} s; {len(under_load)} followers joined meanwhile")
 
     figures = {
         "attendees": args.attendees,
         "runs_ok": ok,
+        "runs_failed_why": failed,  # each different ending of the runs that did not succeed, once
         "all_runs_done_s": round(all_done_s, 2),
         **bench.p50_p99("join_idle_{p}_ms", idle, digits=1),
         **bench.p50_p99("join_load_{p}_ms", under_load, digits=1),
@@ -114,18 +130,44 @@ async def measure(server: support.BenchServer, args: argparse.Namespace) -> dict
     return figures
 
 
+@contextlib.contextmanager
+def redis_own() -> Iterator[str]:
+    """A throwaway redis-server on a free loopback port, nothing saved; its URL."""
+    port = bench.free_port()
+    process = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not bench.listening(port):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("bench: the bench's own redis-server did not start")
+            time.sleep(0.1)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--attendees", type=int, default=30, help="sandboxes created at once (default 30)")
     parser.add_argument("--joins", type=int, default=40, help="followers timed while idle (default 40)")
+    parser.add_argument("--workers", type=int, default=0, help="separate runworker processes over Redis (0: embedded)")
+    parser.add_argument("--redis-url", default="", help="the Redis used with --workers (default: one of its own)")
     args = parser.parse_args()
-    if args.attendees < 1 or args.joins < 1:
-        sys.exit("bench: --attendees and --joins must be at least 1")
+    if args.attendees < 1 or args.joins < 1 or args.workers < 0:
+        sys.exit("bench: --attendees and --joins must be at least 1, --workers at least 0")
     load_before = bench.load_average()
     # Every attendee here is one client address: let them all have a sandbox.
     extra = {"PODIUM_RATE_SANDBOXES_PER_ADDRESS": "off", "PODIUM_MAX_SANDBOXES": str(args.attendees + 5)}
-    with support.BenchServer(extra_env=extra) as server:
+    with contextlib.ExitStack() as stack:
+        redis = args.redis_url or (stack.enter_context(redis_own()) if args.workers else "")
+        server = stack.enter_context(support.BenchServer(extra_env=extra, workers=args.workers, redis_url=redis))
         figures = asyncio.run(measure(server, args))
+    figures["workers"] = args.workers or "embedded"
     figures["load_avg_before"] = load_before
     figures["load_avg_after"] = bench.load_average()
     bench.figures_print(figures)

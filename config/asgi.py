@@ -15,6 +15,7 @@ from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 from django.core.exceptions import ImproperlyConfigured  # noqa: E402
 
+from config.frames import FrameWriters  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
 from ops.probes import Probes  # noqa: E402
 from ops.sockets import SocketCount  # noqa: E402
@@ -32,7 +33,10 @@ application = ProtocolTypeRouter(
         # SocketCount: open websockets by kind for /metrics, and the event loop lag sampler (ops).
         # Probes: /healthz and /readyz for any Host header and scheme (compose's proxy, a kubelet).
         "http": SocketCount(Probes(http_app)),
-        "websocket": SocketCount(AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))),
+        # FrameWriters: a socket's direct frame writer under daphne, for fan-outs (config.frames).
+        "websocket": FrameWriters(
+            SocketCount(AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))))
+        ),
         # `manage.py runworker sandbox-runs`: the runs web processes hand over (see sandbox/worker.py).
         "channel": ChannelNameRouter({WORKER_CHANNEL: SandboxWorker.as_asgi()}),
     }

@@ -13,8 +13,11 @@ Here the process subscribes once: the first local socket to join a group
 opens a channel of the process's own in that group, one task reads it, renders
 each message once (`render(event)` → a JSON-able dict, bytes to send as they
 are in a binary frame, or None to drop it), encodes it once, and sends the same
-frame to every local socket of the group,
-in the order the layer delivered the messages. When the last local socket
+frame to every local socket of the group, in the order the layer delivered the
+messages. Under daphne the websocket frame itself is built once too and written
+to each connection (`config.frames`), so a socket costs a write, not a trip
+through the consumer, the session middleware, daphne, autobahn and Twisted's
+write buffer. When the last local socket
 leaves, the subscription goes. Senders are unchanged: they `group_send` to the
 group as before, so sockets in other processes (Redis) get it through their
 own process's subscription.
@@ -34,6 +37,8 @@ from collections.abc import Callable
 
 from channels.layers import get_channel_layer
 
+from config.frames import FrameWriter, frame_writer, text_frame
+
 log = logging.getLogger(__name__)
 
 Render = Callable[[dict], dict | bytes | None]
@@ -48,7 +53,7 @@ class _Fanout:
         self.render = render
         self.layer = get_channel_layer()
         self.loop = asyncio.get_running_loop()
-        self.sockets: set = set()
+        self.sockets: dict = {}  # socket → its FrameWriter (None: sent the ASGI way), in the order they joined
         self.channel = ""
         self.tasks: list[asyncio.Task] = []
 
@@ -87,12 +92,24 @@ class _Fanout:
                 continue
             if message is None:
                 continue
-            frame = {"bytes_data": message} if isinstance(message, bytes) else {"text_data": json.dumps(message)}
-            for socket in list(self.sockets):
-                try:
-                    await socket.send(**frame)
-                except Exception:  # a socket closing meanwhile; it leaves on its own disconnect
-                    log.debug("fanout of %s: a send failed", self.group, exc_info=True)
+            await self._deliver(message if isinstance(message, bytes) else json.dumps(message))
+
+    async def _deliver(self, message: str | bytes) -> None:
+        """Send `message` to every socket: a text frame for a str, a binary frame for bytes."""
+        frame = None
+        for socket, writer in list(self.sockets.items()):
+            try:
+                if writer is not None:
+                    if frame is None:
+                        frame = text_frame(message)
+                    if writer.write(frame):
+                        continue
+                if isinstance(message, bytes):
+                    await socket.send(bytes_data=message)
+                else:
+                    await socket.send(text_data=message)
+            except Exception:  # a socket closing meanwhile; it leaves on its own disconnect
+                log.debug("fanout of %s: a send failed", self.group, exc_info=True)
 
     async def _renew(self) -> None:
         while True:
@@ -120,7 +137,8 @@ async def fanout_join(group: str, socket, *, render: Render) -> None:
                 await fanout.close()
             fanout = _fanouts[group] = _Fanout(group, render)
             await fanout.open()
-        fanout.sockets.add(socket)
+        writer: FrameWriter | None = frame_writer(getattr(socket, "scope", None) or {})
+        fanout.sockets[socket] = writer
 
 
 async def fanout_leave(group: str, socket) -> None:
@@ -129,7 +147,7 @@ async def fanout_leave(group: str, socket) -> None:
         fanout = _fanouts.get(group)
         if fanout is None:
             return
-        fanout.sockets.discard(socket)
+        fanout.sockets.pop(socket, None)
         if not fanout.sockets:
             del _fanouts[group]
             await fanout.close()

@@ -259,6 +259,12 @@ PODIUM_RUN_CODE_MAX = env_int("PODIUM_RUN_CODE_MAX", 64 * 1024)
 PODIUM_RUN_BEAT_SECONDS = env_float("PODIUM_RUN_BEAT_SECONDS", 5.0)
 PODIUM_RUNS_PER_ATTENDEE = env_int("PODIUM_RUNS_PER_ATTENDEE", 2)
 PODIUM_MAX_SANDBOXES = env_int("PODIUM_MAX_SANDBOXES", 50)
+# Sandboxes one process creates or resets at once (sandbox.creations); the others wait their turn in order. 0: no limit.
+PODIUM_SANDBOX_CREATIONS = env_int("PODIUM_SANDBOX_CREATIONS", 4)
+if PODIUM_SANDBOX_CREATIONS < 0:
+    raise ImproperlyConfigured(
+        f"PODIUM_SANDBOX_CREATIONS={PODIUM_SANDBOX_CREATIONS}: use a whole number of sandboxes, 0 for no limit."
+    )
 # The attendee's terminal (sandbox.terminals): terminals open at once per attendee; seconds without a keystroke
 # before one is closed; seconds its shell session outlives its last page (a reload attaches again meanwhile);
 # bytes one input message may hold; bytes of output a page may leave unacknowledged before reading pauses.

@@ -3,13 +3,35 @@
 Both sockets (the follow socket and the runs socket) accept JSON objects in
 text frames. Anything else is answered with an error naming what to send and
 the socket stays open: a page that sent something odd can go on.
+
+`DirectDispatch`: a consumer whose handlers reach the database only through
+`database_sync_to_async` (which closes stale connections itself, before and
+after each call) hands each message straight to its handler, without
+Channels' extra hop per message to the one thread all short database calls of
+the process share.
 """
 
 from __future__ import annotations
 
 import json
 
+from channels.consumer import get_handler_name
 from django.conf import settings
+
+
+class DirectDispatch:
+    """Consumer mixin: every message goes to its handler at once, with no hop to the shared database thread.
+
+    Channels' `dispatch` first closes stale database connections in that thread, for every message of every
+    socket; when a room creates its sandboxes, the runs' database calls queue there, and a new follower's
+    connect waited behind them before it even started.
+    """
+
+    async def dispatch(self, message: dict) -> None:
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
 
 class BadFrame(Exception):

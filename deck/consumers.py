@@ -17,7 +17,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from config.fanout import fanout_join, fanout_leave
-from config.websocket import BadFrame, frame_json
+from config.websocket import BadFrame, DirectDispatch, frame_json
 from deck.errors import DeckFileError, DeckNotFound
 from deck.groups import talk_group
 from deck.live_reload import RELOAD_POLL, reload_enabled, reload_state
@@ -47,7 +47,7 @@ def talk_message(event: dict) -> dict | None:
     return None
 
 
-class FollowConsumer(AsyncJsonWebsocketConsumer):
+class FollowConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):
     """One browser following a talk (the presenter's browser included)."""
 
     following = False
@@ -149,8 +149,12 @@ class FollowConsumer(AsyncJsonWebsocketConsumer):
             raise _NotPresenter
         return service(talk=talk, **kwargs)
 
-    @database_sync_to_async
-    def _join_state(self) -> dict | None:
+    async def _join_state(self) -> dict | None:
+        # In a pool thread, not the one thread short database calls share: a follower joining while a room's
+        # runs queue their calls there sees the slide at once.
+        return await database_sync_to_async(self._join_state_read, thread_sensitive=False)()
+
+    def _join_state_read(self) -> dict | None:
         try:
             talk = talk_get(slug=self.talk_slug)
         except (DeckNotFound, DeckFileError):

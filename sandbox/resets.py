@@ -16,6 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from sandbox import protocol
 from sandbox.backends import backend_get
+from sandbox.creations import creation_turn
 from sandbox.errors import RunRefused, SandboxError
 from sandbox.executor import group_send, in_thread
 from sandbox.groups import attendee_group
@@ -52,9 +53,10 @@ async def sandbox_reset(*, attendee: Attendee) -> dict:
                 message = "Your sandbox will be created fresh on your next run."
             else:
                 spec = sandbox_spec(attendee=attendee, sandbox=sandbox)
-                state = await in_thread(
-                    backend.reset, spec=spec, state=dict(sandbox.state), progress=stream.setup_status
-                )
+                async with creation_turn(say=stream.setup_status):  # a few at a time per process
+                    state = await in_thread(
+                        backend.reset, spec=spec, state=dict(sandbox.state), progress=stream.setup_status
+                    )
                 await database_sync_to_async(sandbox_mark)(
                     sandbox_id=sandbox.id, status=Sandbox.Status.READY, state=state
                 )

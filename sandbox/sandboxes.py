@@ -4,7 +4,8 @@
 (creating it, within PODIUM_MAX_SANDBOXES), has the backend create or check
 the sandbox in a thread, replays the attendee's work into a sandbox that was
 reaped (`sandbox.progress.progress_replay`), and marks the row ready. One
-creation at a time per attendee in a process (`ensure_lock`); the row's
+creation at a time per attendee in a process (`ensure_lock`), and a few at a
+time in all (`sandbox.creations`, measured from the turn); the row's
 status says the rest: creating, ready, failed, or gone (reaped or vanished:
 the next run creates it again).
 """
@@ -12,6 +13,7 @@ the next run creates it again).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import Callable
@@ -24,6 +26,7 @@ from django.utils import timezone
 from sandbox.admission import sandbox_supplied
 from sandbox.backends import backend_get
 from sandbox.backends.base import Backend, SandboxSpec
+from sandbox.creations import creation_turn
 from sandbox.errors import RunRefused, SandboxError, SandboxLimitReached
 from sandbox.executor import in_thread
 from sandbox.models import Attendee, Sandbox
@@ -70,9 +73,12 @@ async def sandbox_ensure(
         before = await database_sync_to_async(sandbox_of)(attendee=attendee)
         sandbox = await database_sync_to_async(_sandbox_claim)(attendee=attendee, backend=backend)
         spec = sandbox_spec(attendee=attendee, sandbox=sandbox)
-        began = time.monotonic()
+        # Making one (not checking a ready one) waits for a turn among the process's creations.
+        making = sandbox.status != Sandbox.Status.READY
         try:
-            state = await in_thread(backend.ensure, spec=spec, state=dict(sandbox.state), progress=setup_status)
+            async with creation_turn(say=setup_status) if making else contextlib.nullcontext():
+                began = time.monotonic()
+                state = await in_thread(backend.ensure, spec=spec, state=dict(sandbox.state), progress=setup_status)
         except SandboxError:
             await database_sync_to_async(sandbox_mark)(sandbox_id=sandbox.id, status=Sandbox.Status.FAILED)
             raise

@@ -35,6 +35,10 @@ def engine_connect(*, timeout: int = API_TIMEOUT) -> docker.DockerClient:
     """A client of the engine DOCKER_HOST points at, after a ping; SandboxUnavailable saying how to start one."""
     try:
         client = docker.from_env(timeout=timeout, max_pool_size=64)
+        if client.api.base_url.startswith("http+docker://"):
+            # A local socket (unix, npipe, ssh): no HTTP proxy or netrc applies, yet requests would look for
+            # both in the environment and the home folder on every call, under the interpreter's lock.
+            client.api.trust_env = False
         client.ping()
     except ENGINE_FAILURES as error:
         host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from sandbox.creations import creation_turn
 from tests.sandbox.runs_support import PYTHON, assert_well_formed, new_session, page, sandbox_states, stored
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("local_backend")]
@@ -102,3 +103,27 @@ async def test_a_sandbox_that_went_away_behind_podiums_back_is_there_again_for_t
         assert (end["status"], end["exit_code"]) == ("ok", 0), me.log
         # A stopped container keeps its files; a removed one comes back fresh.
         assert me.text(end["run"]) == ("again\nfirst\n" if how == "stopped" else "again\nfresh\n")
+
+
+@pytest.mark.docker
+async def test_a_room_clicking_run_at_once_is_served_in_turn_and_nobody_is_refused(docker_backend, settings):
+    settings.PODIUM_SANDBOX_CREATIONS = 1  # one sandbox made at a time in this process
+    async with page(await new_session()) as ann, page(await new_session()) as ben, page(await new_session()) as cat:
+        room = (ann, ben, cat)
+        async with creation_turn(say=lambda sentence: None):  # a creation already under way holds the turn
+            started = [await me.start("echo here") for me in room]
+            told = [
+                (await me.wait_for(lambda m: m["type"] == "sandbox.progress" and "turn" in m["message"]))["message"]
+                for me in room
+            ]
+            assert sorted(told) == [
+                "Waiting for a turn: 1 sandbox is being made before yours…",
+                "Waiting for a turn: 2 sandboxes are being made before yours…",
+                "Waiting for a turn: 3 sandboxes are being made before yours…",
+            ]
+            assert await sandbox_states() == []  # nothing made while they wait
+        for me, run_id in zip(room, started, strict=True):  # then every one gets theirs, none refused
+            end = await me.finished(run_id)
+            assert (end["status"], me.text(run_id)) == ("ok", "here\n")
+            assert [m["message"] for m in me.log if m["type"] == "sandbox.progress"][-1] == "Your sandbox is ready."
+    assert len(await sandbox_states()) == 3

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 from django.conf import settings
 
@@ -136,11 +138,19 @@ def test_volume_kwargs():
 
 def test_subnet_candidates_skip_the_taken_ones():
     candidates = spec_.subnet_candidates(pool="10.210.0.0/26", prefix=28, taken={"10.210.0.0/28", "10.210.0.32/28"})
-    assert candidates == ["10.210.0.16/28", "10.210.0.48/28"]
+    assert list(candidates) == ["10.210.0.16/28", "10.210.0.48/28"]
 
 
 def test_the_default_pool_holds_four_thousand_sandbox_networks():
-    assert len(spec_.subnet_candidates(taken=set())) == 4096
+    candidates = list(spec_.subnet_candidates(taken=set()))
+    assert len(candidates) == 4096 and len(set(candidates)) == 4096
+    assert candidates[:2] == ["10.210.0.0/28", "10.210.0.16/28"] and candidates[-1] == "10.210.255.240/28"
+    assert candidates == [str(net) for net in ipaddress.ip_network("10.210.0.0/16").subnets(new_prefix=28)]
+
+
+def test_a_subnet_bigger_than_the_pool_is_refused_by_name():
+    with pytest.raises(ValueError, match="/20 does not fit in the sandbox pool 10.210.0.0/24"):
+        next(spec_.subnet_candidates(pool="10.210.0.0/24", prefix=20, taken=set()))
 
 
 @pytest.mark.parametrize(

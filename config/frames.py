@@ -1,0 +1,112 @@
+"""One websocket text message for many sockets: the frame is built once and written to each connection.
+
+Sent the ASGI way, every socket costs the same work again for the same text:
+the consumer's `send`, the session middleware's check of the session, daphne's
+reply handling, autobahn's UTF-8 encoding and framing (and its debug-log
+arguments, formatted even when nobody logs), then Twisted's write buffer,
+which registers the socket with the event loop and writes it on a later
+turn of the loop, then unregisters it. At a thousand followers of a talk
+that was most of a slide change (`config.fanout`).
+
+A server's frame of a text message is the same bytes for every socket (no
+mask, RFC 6455 §5.1), so `text_frame` builds it once and `FrameWriter.write`
+puts it on each connection: straight into the kernel's socket buffer when
+Twisted has nothing waiting for that socket (what Twisted would do a turn
+later), else behind what is waiting, through Twisted, so a socket's messages
+never overtake each other.
+
+The writer of a socket comes from the `FrameWriters` ASGI middleware
+(config/asgi.py), which recognises daphne's connection behind the `send` it
+is given. Under another server, or a test's communicator, there is none and
+callers send the ASGI way (`frame_writer` returns None).
+"""
+
+from __future__ import annotations
+
+import functools
+import struct
+
+try:  # daphne is the server Podium ships with; without it every socket is sent the ASGI way
+    from autobahn.websocket.protocol import WebSocketProtocol as _Autobahn
+    from daphne.ws_protocol import WebSocketProtocol as _DaphneSocket
+except ImportError:  # pragma: no cover
+    _Autobahn = _DaphneSocket = None
+
+SCOPE_KEY = "podium.frame_writer"
+_TEXT_FIN = 0x81  # FIN, opcode 1 (text)
+_BINARY_FIN = 0x82  # FIN, opcode 2 (binary)
+
+
+def text_frame(message: str | bytes) -> bytes:
+    """The unmasked, unfragmented websocket frame a server sends for `message`: a text frame for a str, a
+    binary frame for bytes."""
+    first, payload = (_TEXT_FIN, message.encode("utf-8")) if isinstance(message, str) else (_BINARY_FIN, message)
+    size = len(payload)
+    if size <= 125:
+        header = struct.pack("!BB", first, size)
+    elif size <= 0xFFFF:
+        header = struct.pack("!BBH", first, 126, size)
+    else:
+        header = struct.pack("!BBQ", first, 127, size)
+    return header + payload
+
+
+class FrameWriter:
+    """Writes ready-made frames to one daphne websocket connection."""
+
+    __slots__ = ("protocol",)
+
+    def __init__(self, protocol) -> None:
+        self.protocol = protocol
+
+    def write(self, frame: bytes) -> bool:
+        """Put `frame` on the connection; False when it cannot take a ready-made frame (send it the ASGI way).
+
+        A connection that is closing drops it, as daphne drops a send to a closed socket (True).
+        """
+        protocol = self.protocol
+        if protocol._perMessageCompress is not None or protocol.send_queue:
+            return False  # compressed frames differ per socket; autobahn's own queue must keep its order
+        if protocol.state != _Autobahn.STATE_OPEN:
+            return True
+        transport = protocol.transport
+        if (
+            transport is None
+            or not transport.connected
+            or transport.disconnecting
+            or getattr(transport, "TLS", False)
+            or transport._tempDataBuffer
+            or len(transport.dataBuffer) > transport.offset
+        ):
+            if transport is not None:
+                transport.write(frame)  # behind what waits (or Twisted's TLS), in order
+            return True
+        try:
+            sent = transport.socket.send(frame)
+        except BlockingIOError:
+            sent = 0
+        except OSError:  # the peer went away: Twisted notices it on its own write and closes the connection
+            sent = 0
+        if sent < len(frame):
+            transport.write(frame[sent:])
+        return True
+
+
+def frame_writer(scope: dict) -> FrameWriter | None:
+    """The frame writer of the websocket `scope` belongs to, or None (send the ASGI way)."""
+    return scope.get(SCOPE_KEY)
+
+
+class FrameWriters:
+    """ASGI middleware: gives a websocket's scope its `FrameWriter` when daphne serves it."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "websocket" and _DaphneSocket is not None:
+            # daphne hands each connection functools.partial(server.handle_reply, protocol)
+            protocol = send.args[0] if isinstance(send, functools.partial) and send.args else None
+            if isinstance(protocol, _DaphneSocket):
+                scope = {**scope, SCOPE_KEY: FrameWriter(protocol)}
+        return await self.app(scope, receive, send)

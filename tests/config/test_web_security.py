@@ -97,13 +97,12 @@ def test_check_deploy_is_clean_in_production(tmp_path):
     assert found <= {"security.W005", "security.W021"}, result.stdout + result.stderr
 
 
-def test_probes_are_answered_over_plain_http_in_production(rf, settings):
-    """The kubelet asks /healthz and /readyz over plain HTTP: answered, not redirected (a kubelet counts a redirect
-    to another host as healthy); pages still go to HTTPS."""
+def test_metrics_are_answered_over_plain_http_in_production(rf, settings):
+    """Prometheus scrapes /metrics over plain HTTP: answered, not redirected; pages still go to HTTPS. (/healthz and
+    /readyz never reach Django: tests/ops/test_health.py.)"""
     from django.middleware.security import SecurityMiddleware
 
     settings.SECURE_SSL_REDIRECT = True
     middleware = SecurityMiddleware(lambda request: None)
-    for path in ("/healthz", "/readyz", "/metrics"):
-        assert middleware.process_request(rf.get(path)) is None
+    assert middleware.process_request(rf.get("/metrics")) is None
     assert middleware.process_request(rf.get("/decks/")).status_code == 301

@@ -46,13 +46,6 @@ def test_metrics_answer_the_tokens_bearer_and_the_configured_networks_only(clien
     assert client.get("/metrics", REMOTE_ADDR="192.0.2.7", HTTP_AUTHORIZATION="Bearer ").status_code == 403
 
 
-def test_a_scraper_on_plain_http_gets_the_figures_where_pages_redirect_to_https(client, settings):
-    settings.SECURE_SSL_REDIRECT = True  # production: every page redirects to https
-    assert client.get("/", REMOTE_ADDR="127.0.0.1").status_code == 301
-    response = client.get("/metrics", REMOTE_ADDR="127.0.0.1")
-    assert response.status_code == 200 and b"podium_" in response.content
-
-
 async def test_runs_sandboxes_pools_sockets_followers_and_loop_lag_are_counted(local_backend):
     room = await database_sync_to_async(room_open)(deck_slug=SLUG, capacity=5, pool_size=1)
     await sync_to_async(pool_fill)(room=room, backend=local_backend, prime=False)

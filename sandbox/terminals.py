@@ -21,7 +21,7 @@ from sandbox.backends import backend_get
 from sandbox.backends.base import TerminalRequest, TerminalStatus
 from sandbox.errors import RunRefused, SandboxError, SandboxNotFound
 from sandbox.executor import in_thread
-from sandbox.limits import sandboxes_rate_hit
+from sandbox.limits import sandboxes_rate_hit, terminals_rate_hit
 from sandbox.models import Attendee, Sandbox
 from sandbox.sandboxes import sandbox_ensure, sandbox_gone_mark, sandbox_is_live
 from sandbox.selectors import sandbox_of
@@ -44,8 +44,9 @@ async def terminal_attach(
 ) -> TerminalPipe:
     """A terminal in the attendee's own sandbox (made now when they have none), as a pipe not yet started.
 
-    Refuses (RunRefused) what a run would refuse (the room's admission, the new-sandbox rate) and a terminal
-    past PODIUM_TERMINALS_PER_ATTENDEE open at once; SandboxError when the sandbox cannot be made.
+    Refuses (RunRefused) what a run would refuse (the room's admission, the new-sandbox rate), opens past
+    PODIUM_RATE_TERMINALS_PER_* and a terminal past PODIUM_TERMINALS_PER_ATTENDEE open at once; SandboxError
+    when the sandbox cannot be made.
     """
     await database_sync_to_async(_admit)(attendee=attendee, address=address)
     sandbox = await sandbox_ensure(attendee=attendee, setup_status=setup_status, trust_ready=True)
@@ -99,5 +100,6 @@ async def terminal_status_of(*, attendee: Attendee) -> TerminalStatus:
 
 def _admit(*, attendee: Attendee, address: str) -> None:
     sandbox_admission_check(attendee=attendee)
+    terminals_rate_hit(attendee=attendee, address=address)
     if not sandbox_is_live(attendee=attendee):
         sandboxes_rate_hit(attendee=attendee, address=address)

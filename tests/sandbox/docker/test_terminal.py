@@ -7,6 +7,7 @@ would read on the screen.
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 from channels.db import database_sync_to_async
@@ -131,3 +132,21 @@ async def test_a_session_nobody_came_back_to_ends_after_the_keep_time(docker_bac
         pytest.fail("the session nobody came back to is still there")
     async with terminal(me) as term:
         assert await term.command('echo "[$LEFT_BEHIND]"', r"^(\[.*\])$") == "[]"
+
+
+async def test_opening_terminals_too_often_is_refused_naming_the_limit(docker_backend, settings):
+    settings.PODIUM_RATE_TERMINALS_PER_ATTENDEE = (2, 600)
+    me = await new_session()
+    for _ in range(2):  # a page that closes and opens its terminal, or a script that does
+        async with terminal(me) as term:
+            assert await term.command("echo open", r"^(open)$") == "open"
+    async with terminal(me, open=False) as term:
+        await term.send(type="open", cols=80, rows=24)
+        ended = await term.until_message("terminal.ended")
+        assert ended["reason"] == "refused"
+        assert re.fullmatch(
+            r"Too many terminal opens: try again in \d+ s "
+            r"\(at most 2 in 600 s: PODIUM_RATE_TERMINALS_PER_ATTENDEE=2/600\)\.",
+            ended["message"],
+        ), ended["message"]
+

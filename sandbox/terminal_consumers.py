@@ -4,6 +4,11 @@ Who is asking comes from the session cookie only (`sandbox.identity`); nothing a
 sandbox or an attendee, so a socket can only ever attach to its own attendee's sandbox. The work is done by
 `sandbox.terminals`; the protocol is in `sandbox.terminal_protocol`. `TerminalSocket` is shared with the
 presenter's read-only view (`rooms.terminal_consumers`).
+
+A socket that stops answering (a laptop that left the Wi-Fi) stops counting against the attendee's terminals
+when daphne drops it: it pings a socket that sent nothing for 20 s and drops it 30 s later without a pong (its
+--ping-interval and --ping-timeout, on by default in every way Podium runs daphne). Sooner than that, the same
+browser tab's next socket (the page reconnecting, a reload) takes its attach over (`terminal_registry`).
 """
 
 from __future__ import annotations
@@ -22,12 +27,22 @@ from config.websocket import BadFrame, frame_json
 from deck.errors import DeckFileError, DeckNotFound
 from sandbox import terminal_protocol as protocol
 from sandbox.errors import RunRefused, SandboxError
+from sandbox.executor import in_thread
 from sandbox.groups import terminal_group
 from sandbox.identity import NoSession, attendee_for
 from sandbox.models import Attendee
 from sandbox.protocol import CLOSE_NO_SESSION, CLOSE_NOT_FOUND
 from sandbox.terminal_pipe import TerminalPipe
+from sandbox.terminal_registry import (
+    terminal_tab,
+    terminal_tab_hold,
+    terminal_tab_holder,
+    terminal_tab_release,
+)
 from sandbox.terminals import terminal_attach, terminal_size, terminal_status_of
+
+# How long a tab's new socket waits for its old one to detach (a docker or kubectl exec) before it goes on.
+TAKE_OVER_WAIT = 15
 
 
 class TerminalSocket(AsyncWebsocketConsumer):
@@ -41,6 +56,20 @@ class TerminalSocket(AsyncWebsocketConsumer):
     read_only = False
     _serving: asyncio.Task | None = None
     _gone = False
+    _replaced = False  # a newer socket of the same tab took this one's attach over
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._attach_tried = asyncio.Event()  # set once the attach is made, or was refused
+        self._detaching: asyncio.Future | None = None
+
+    async def _detach(self) -> None:
+        """Close the pipe (detach in the sandbox); every caller returns once that is done, not just the first."""
+        if self.pipe is None:
+            return
+        if self._detaching is None:
+            self._detaching = asyncio.ensure_future(self.pipe.close())
+        await asyncio.shield(self._detaching)
 
     async def _attach(self, *, cols: int, rows: int) -> TerminalPipe:
         raise NotImplementedError
@@ -118,16 +147,22 @@ class TerminalSocket(AsyncWebsocketConsumer):
         except SandboxError as exc:
             await self._end("refused", exc.user_message)
             return
+        finally:
+            self._attach_tried.set()
         self.pipe = pipe
-        if self._gone:  # the page left while the terminal was being opened
-            await pipe.close()
+        if self._gone or self._replaced:  # the page left, or its tab's newer socket came, meanwhile
+            await self._detach()
+            if self._replaced:
+                await self._end("replaced", protocol.ended_message("replaced"))
             return
         try:
             status = await terminal_status_of(attendee=self.attendee)
             await self._json(protocol.ready(watching=status.watching))
             reason = await pipe.run(self._output)
         finally:  # whatever happened, this attach ends: it no longer counts against the attendee's limit
-            await pipe.close()
+            await self._detach()
+        if self._replaced:
+            reason = "replaced"
         message = protocol.ended_message(reason, idle=settings.PODIUM_TERMINAL_IDLE, keep=settings.PODIUM_TERMINAL_KEEP)
         await self._end(reason, message)
 
@@ -140,11 +175,12 @@ class TerminalSocket(AsyncWebsocketConsumer):
             return
         await self._json(protocol.ended(reason=reason, message=message))
         await self.close(code=1000)
+        self._gone = True  # nothing more goes to a socket that was closed
 
     async def disconnect(self, code) -> None:
         self._gone = True
         if self.pipe is not None:
-            await self.pipe.close()  # its reader ends, and so does _serve
+            await self._detach()  # its reader ends, and so does _serve
         if self._serving is not None and self.pipe is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(self._serving, timeout=10)
@@ -159,6 +195,9 @@ class TerminalSocket(AsyncWebsocketConsumer):
 
 class TerminalConsumer(TerminalSocket):
     """One attendee's terminal panel on one deck's page, at /ws/decks/<slug>/terminal/."""
+
+    tab: str | None = None  # the browser tab the page named in "open"
+    _released: asyncio.Event | None = None
 
     async def connect(self) -> None:
         deck_slug = self.scope["url_route"]["kwargs"]["slug"]
@@ -180,13 +219,21 @@ class TerminalConsumer(TerminalSocket):
         self.groups.append(group)  # websocket_disconnect leaves it for us
         await self.accept()
 
+    async def _open(self, content: dict) -> None:
+        tab = terminal_tab(content.get("tab"))
+        if self._serving is None:
+            self.tab = tab
+        await super()._open(content)
+
     async def _attach(self, *, cols: int, rows: int) -> TerminalPipe:
         loop = asyncio.get_running_loop()
 
         def setup_status(message: str) -> None:  # called from a backend thread
             loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._json(protocol.status(message=message))))
 
-        return await terminal_attach(
+        if self.tab is not None:
+            await self._take_over()
+        pipe = await terminal_attach(
             attendee=self.attendee,
             client=uuid.uuid4().hex,
             cols=cols,
@@ -194,6 +241,46 @@ class TerminalConsumer(TerminalSocket):
             address=self.address,
             setup_status=setup_status,
         )
+        try:
+            if self.tab is not None:
+                await in_thread(
+                    terminal_tab_hold, attendee_id=self.attendee.id, tab=self.tab, channel=self.channel_name
+                )
+        except BaseException:
+            await pipe.close()
+            raise
+        return pipe
+
+    async def _take_over(self) -> None:
+        """End the attach an earlier socket of this tab still holds (its page is gone, or a copy of the tab has
+        it), and wait until it has detached, so it no longer counts against the attendee's terminals."""
+        holder = await in_thread(terminal_tab_holder, attendee_id=self.attendee.id, tab=self.tab)
+        if holder is None or holder == self.channel_name:
+            return
+        self._released = asyncio.Event()
+        await self.channel_layer.send(holder, {"type": "terminal.take_over", "by": self.channel_name})
+        # A holder whose process died meanwhile never answers; its exec ended with that process.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._released.wait(), timeout=TAKE_OVER_WAIT)
+
+    async def terminal_take_over(self, event: dict) -> None:
+        """A newer socket of this page's tab takes the attach over: detach, say so, and tell it when done."""
+        self._replaced = True
+        if self._serving is not None:
+            with contextlib.suppress(TimeoutError):  # an attach being made is closed as soon as it is
+                await asyncio.wait_for(self._attach_tried.wait(), timeout=TAKE_OVER_WAIT)
+        await self._detach()  # detached in the sandbox: it no longer counts
+        await self.channel_layer.send(event["by"], {"type": "terminal.released"})
+
+    async def terminal_released(self, event: dict) -> None:
+        """The earlier socket of this tab has detached (see `_take_over`)."""
+        if self._released is not None:
+            self._released.set()
+
+    async def disconnect(self, code) -> None:
+        await super().disconnect(code)
+        if self.tab is not None and self.attendee is not None and not self._replaced:
+            await in_thread(terminal_tab_release, attendee_id=self.attendee.id, tab=self.tab, channel=self.channel_name)
 
     async def terminal_watched(self, event: dict) -> None:
         """Someone started or stopped watching: say how many watch now (as the sandbox counts them)."""

@@ -16,6 +16,7 @@ from sandbox.backends.terminal_commands import (
     status_parse,
 )
 from sandbox.errors import RunRefused
+from sandbox.terminal_registry import terminal_tab
 from sandbox.terminals import terminal_size
 from tests.sandbox.runs_support import new_session
 from tests.sandbox.terminal_support import terminal
@@ -96,3 +97,10 @@ async def test_terminal_opens_are_limited_per_client_address(settings):
     ), refused
     assert "no terminal" in await open_from("198.51.100.4")  # another address is not held up
 
+
+@pytest.mark.parametrize("tab", ["short", "x" * 65, "a tab with spaces", 12345678, ["tab-0001"]])
+def test_a_malformed_tab_is_refused_in_words(tab):
+    with pytest.raises(RunRefused) as refused:
+        terminal_tab(tab)
+    assert refused.value.code == "bad-request" and '"tab"' in refused.value.message
+    assert terminal_tab(None) is None and terminal_tab("tab_0001-ok") == "tab_0001-ok"

@@ -150,3 +150,25 @@ async def test_opening_terminals_too_often_is_refused_naming_the_limit(docker_ba
             ended["message"],
         ), ended["message"]
 
+
+async def test_a_tabs_new_socket_takes_over_the_attach_its_old_socket_still_holds(docker_backend, settings):
+    """A page whose network dropped opens a new socket; the server may not have seen the old one die. The same
+    tab's new socket takes the old one's place instead of being refused by PODIUM_TERMINALS_PER_ATTENDEE."""
+    settings.PODIUM_TERMINALS_PER_ATTENDEE = 1
+    me = await new_session()
+    async with terminal(me, tab="tab-one-0001") as old:
+        await old.command("export BEFORE_THE_DROP=kept; echo set", r"^(set)$")
+        async with terminal(me, tab="tab-one-0001") as new:
+            assert await new.command("echo $BEFORE_THE_DROP", r"^(kept)$") == "kept"  # the same shell
+            ended = await old.until_message("terminal.ended")
+            assert ended["reason"] == "replaced" and "opened again from this browser tab" in ended["message"]
+            with pytest.raises(ConnectionError):
+                await old.receive()
+            attendee = await database_sync_to_async(Attendee.objects.get)(session_key=me, deck_slug=SLUG)
+            assert (await terminal_status_of(attendee=attendee)).typing == 1
+            # Another tab is another terminal: the limit still holds for it.
+            async with terminal(me, tab="tab-two-0002", open=False) as other:
+                await other.send(type="open", cols=80, rows=24, tab="tab-two-0002")
+                refused = await other.until_message("terminal.ended")
+                assert refused["reason"] == "refused" and "PODIUM_TERMINALS_PER_ATTENDEE=1" in refused["message"]
+            assert await new.command("echo still-mine", r"^(still-mine)$") == "still-mine"

@@ -41,6 +41,27 @@ const stored = {
   },
 };
 
+/**
+ * This browser tab's id (kept across reloads, as sessionStorage is per tab): the server lets a socket of the tab
+ * take the place of the tab's earlier one, which a dropped network may have left open there. `renew` makes a new
+ * one (a copy of the tab has the same id until it does).
+ */
+function tabId(renew = false) {
+  const key = "podium-terminal:tab";
+  const fresh = () =>
+    Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, "0")).join("");
+  try {
+    let id = renew ? null : window.sessionStorage.getItem(key);
+    if (!id) {
+      id = fresh();
+      window.sessionStorage.setItem(key, id);
+    }
+    return id;
+  } catch {
+    return fresh(); // storage refused: a reload is then a new tab to the server
+  }
+}
+
 /** The font size for a window of this height, in CSS pixels, before the reader's own adjustment. */
 function baseFontSize() {
   return Math.max(12, Math.min(22, Math.round(window.innerHeight / 48)));
@@ -126,13 +147,16 @@ export function startTerminalPanel(config) {
     term.onResize(({ cols, rows }) => session && session.resize(cols, rows));
     say("Opening…");
     session = connectTerminal(config.url, term, {
+      tab: tabId(),
       on: {
         status: say,
         ready: () => say(""),
         watched(count) {
           watched.hidden = count === 0;
         },
-        ended(message) {
+        ended(message, reason) {
+          // A copy of this tab holds the attach now: opening the terminal here again must not take it back.
+          if (reason === "replaced") tabId(true);
           say(message);
           watched.hidden = true;
           session = null;

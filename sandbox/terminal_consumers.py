@@ -28,12 +28,13 @@ from deck.errors import DeckFileError, DeckNotFound
 from sandbox import terminal_protocol as protocol
 from sandbox.errors import RunRefused, SandboxError
 from sandbox.executor import in_thread
-from sandbox.groups import terminal_group
+from sandbox.groups import terminal_group, terminal_watchers_group
 from sandbox.identity import NoSession, attendee_for
 from sandbox.models import Attendee
 from sandbox.protocol import CLOSE_NO_SESSION, CLOSE_NOT_FOUND
 from sandbox.terminal_pipe import TerminalPipe
 from sandbox.terminal_registry import (
+    terminal_size_record,
     terminal_tab,
     terminal_tab_hold,
     terminal_tab_holder,
@@ -74,6 +75,9 @@ class TerminalSocket(AsyncWebsocketConsumer):
     async def _attach(self, *, cols: int, rows: int) -> TerminalPipe:
         raise NotImplementedError
 
+    async def _resized(self, *, cols: int, rows: int) -> None:
+        """The PTY was just given this size (by this socket's open or resize)."""
+
     async def dispatch(self, message: dict) -> None:
         # Channels first closes stale database connections on every message, a hop to the one thread all short
         # database calls of the process share: a keystroke would wait behind everyone's. Keystrokes and acks
@@ -107,6 +111,7 @@ class TerminalSocket(AsyncWebsocketConsumer):
                 cols, rows = terminal_size(content.get("cols"), content.get("rows"))
                 if self.pipe is not None and not self.read_only:
                     await self.pipe.resize(cols=cols, rows=rows)
+                    await self._resized(cols=cols, rows=rows)
             elif kind == "ack":
                 if self.pipe is not None:
                     self.pipe.acknowledge(content.get("bytes"))
@@ -246,6 +251,7 @@ class TerminalConsumer(TerminalSocket):
                 await in_thread(
                     terminal_tab_hold, attendee_id=self.attendee.id, tab=self.tab, channel=self.channel_name
                 )
+            await self._resized(cols=cols, rows=rows)
         except BaseException:
             await pipe.close()
             raise
@@ -276,6 +282,13 @@ class TerminalConsumer(TerminalSocket):
         """The earlier socket of this tab has detached (see `_take_over`)."""
         if self._released is not None:
             self._released.set()
+
+    async def _resized(self, *, cols: int, rows: int) -> None:
+        # A watcher draws at the attendee's size: the one it finds when it starts, then each new one.
+        await in_thread(terminal_size_record, attendee_id=self.attendee.id, cols=cols, rows=rows)
+        await self.channel_layer.group_send(
+            terminal_watchers_group(self.attendee.id), {"type": "terminal.resized", "cols": cols, "rows": rows}
+        )
 
     async def disconnect(self, code) -> None:
         await super().disconnect(code)

@@ -19,6 +19,8 @@ Server -> client
   terminal.status  {"message"}         a sentence while the sandbox is made
   terminal.ready   {"watching"}        attached; "watching": how many read-only viewers (the presenter) it has
   terminal.watched {"watching"}        that number changed
+  terminal.size    {"cols", "rows"}    (watch sockets only) the watched terminal's size, before its first output
+                                       and after each resize: draw at that size, as the attendee's screen is
   terminal.ended   {"reason", "message"}
                                        the end, then the socket closes (1000): reason "exited" (the shell ended
                                        or the sandbox went), "idle" (PODIUM_TERMINAL_IDLE without a keystroke)
@@ -48,6 +50,11 @@ def ready(*, watching: int) -> dict:
 def watched(*, watching: int) -> dict:
     """`terminal.watched`: the number of read-only viewers changed."""
     return {"type": "terminal.watched", "watching": watching}
+
+
+def size(*, cols: int, rows: int) -> dict:
+    """`terminal.size`: the watched terminal's size in characters."""
+    return {"type": "terminal.size", "cols": cols, "rows": rows}
 
 
 def ended(*, reason: str, message: str) -> dict:

@@ -137,3 +137,50 @@ def terminal_flow(page, server: PodiumServer, screenshots: Path, name: str) -> N
     expect(page.locator("#term-panel .term-close")).to_be_focused()
     page.keyboard.press("`")
     expect(page.locator("#term-panel")).to_be_hidden()
+
+
+def join_room(person, server: PodiumServer, name: str) -> tuple:
+    """The presenter opens a room (or finds theirs open); an attendee called `name` joins it with its code.
+    (presenter, attendee, code)."""
+    presenter = person()
+    deck_open(presenter, server.presenter_link)
+    if presenter.locator("#room-open").count():
+        presenter.click("#room-open")
+    code = presenter.locator("#room-link").inner_text().removeprefix("Room ").replace("-", "")
+    attendee = person()
+    attendee.goto(server.url("/join/"))
+    attendee.fill("#join-code", code)
+    attendee.fill("#join-name", name)
+    attendee.click("button[type=submit]")
+    attendee.wait_for_selector("html[data-scripts='ready']")
+    return presenter, attendee, code
+
+
+def watch_from_dashboard(presenter, server: PodiumServer, code: str, name: str):
+    """The presenter's dashboard (a new tab), watching `name`'s terminal: the dialog is open."""
+    dashboard = presenter.context.new_page()
+    dashboard.goto(server.url(f"/rooms/{code}/"))
+    row = dashboard.locator("#roster-body tr", has=dashboard.locator("th", has_text=name))
+    row.get_by_role("button", name="Terminal").click()
+    expect(dashboard.locator("#watch-dialog")).to_be_visible()
+    return dashboard
+
+
+# Where `text` is on the screen of the terminal `window[name]` (the part below the scrollback), and the screen's
+# size: {row, col, cols, rows}; null while it is not there.
+PLACE = """([name, text]) => {
+  const term = window[name];
+  if (!term) return null;
+  const buffer = term.buffer.active;
+  for (let row = 0; row < term.rows; row += 1) {
+    const line = buffer.getLine(buffer.baseY + row);
+    const col = line ? line.translateToString(false).indexOf(text) : -1;
+    if (col >= 0) return { row, col, cols: term.cols, rows: term.rows };
+  }
+  return null;
+}"""
+
+
+def place(page, name: str, text: str) -> dict:
+    """Wait until `text` is on the screen of the terminal `window[name]`; where it is (see PLACE)."""
+    return page.wait_for_function(PLACE, arg=[name, text]).json_value()

@@ -14,7 +14,17 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import PodiumServer, deck_open
 from tests.browser.run_deck import FIRST_RUN, docker_podium
-from tests.browser.terminal_page import DECKS, SLUG, command, open_terminal, people, terminal_flow
+from tests.browser.terminal_page import (
+    DECKS,
+    SLUG,
+    command,
+    join_room,
+    open_terminal,
+    people,
+    place,
+    terminal_flow,
+    watch_from_dashboard,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.docker]
 
@@ -60,25 +70,12 @@ def test_a_second_attendee_has_their_own_sandbox_and_the_presenter_a_terminal_to
 
 
 def test_the_presenter_watches_an_attendees_terminal_from_the_dashboard(person, terminal_server, artifacts_dir):
-    presenter = person()
-    deck_open(presenter, terminal_server.presenter_link)
-    presenter.click("#room-open")
-    code = presenter.locator("#room-link").inner_text().removeprefix("Room ").replace("-", "")
-    attendee = person()
-    attendee.goto(terminal_server.url("/join/"))
-    attendee.fill("#join-code", code)
-    attendee.fill("#join-name", "Ada")
-    attendee.click("button[type=submit]")
-    attendee.wait_for_selector("html[data-scripts='ready']")
+    presenter, attendee, code = join_room(person, terminal_server, "Ada")
     open_terminal(attendee)
     command(attendee, "echo before-$((2*21))", "(before-42)")
     expect(attendee.locator(".term-watched")).to_be_hidden()
 
-    dashboard = presenter.context.new_page()
-    dashboard.goto(terminal_server.url(f"/rooms/{code}/"))
-    row = dashboard.locator("#roster-body tr", has=dashboard.locator("th", has_text="Ada"))
-    row.get_by_role("button", name="Terminal").click()
-    expect(dashboard.locator("#watch-dialog")).to_be_visible()
+    dashboard = watch_from_dashboard(presenter, terminal_server, code, "Ada")
     dashboard.wait_for_function(
         "() => window.podiumWatched && (() => { const b = window.podiumWatched.buffer.active; const l = [];"
         " for (let y = 0; y < b.length; y += 1) l.push(b.getLine(y).translateToString(true));"
@@ -96,3 +93,32 @@ def test_the_presenter_watches_an_attendees_terminal_from_the_dashboard(person, 
     attendee.screenshot(path=str(artifacts_dir / "terminal-watched-attendee.png"))
     dashboard.get_by_role("button", name="Stop watching").click()
     expect(attendee.locator(".term-watched")).to_be_hidden()
+
+
+def test_the_presenter_sees_a_full_screen_program_where_the_attendee_sees_it(person, terminal_server, artifacts_dir):
+    """Full-screen programs (vim, top) draw at fixed rows and columns of the attendee's screen: the presenter's
+    screen has the attendee's size, from the moment they start watching (mid-way) and after each resize."""
+    presenter, attendee, code = join_room(person, terminal_server, "Grace")
+    open_terminal(attendee)
+    # Near the bottom right, where a screen of another size would put it elsewhere (or nowhere). The typed
+    # line never holds the word itself (HE""RE), so only the drawn one is found.
+    attendee.keyboard.type('clear; tput cup $(($(tput lines)-3)) $(($(tput cols)-12)); echo HE""RE')
+    attendee.keyboard.press("Enter")
+    mine = place(attendee, "podiumTerminal", "HERE")
+    assert (mine["row"], mine["col"]) == (mine["rows"] - 3, mine["cols"] - 12)
+
+    dashboard = watch_from_dashboard(presenter, terminal_server, code, "Grace")
+    dashboard.wait_for_function("(cols) => window.podiumWatched?.cols === cols", arg=mine["cols"])
+    assert place(dashboard, "podiumWatched", "HERE") == mine
+    dashboard.screenshot(path=str(artifacts_dir / "terminal-watched-full-screen.png"))
+
+    # The attendee's window narrows: their terminal, then the presenter's, take the new size.
+    attendee.set_viewport_size({"width": 900, "height": 640})
+    attendee.wait_for_function("(cols) => window.podiumTerminal.cols < cols", arg=mine["cols"])
+    attendee.locator("#term-panel .xterm-helper-textarea").focus()
+    attendee.keyboard.type('clear; tput cup $(($(tput lines)-2)) $(($(tput cols)-9)); echo AG""AIN')
+    attendee.keyboard.press("Enter")
+    narrow = place(attendee, "podiumTerminal", "AGAIN")
+    assert (narrow["row"], narrow["col"]) == (narrow["rows"] - 2, narrow["cols"] - 9)
+    assert place(dashboard, "podiumWatched", "AGAIN") == narrow
+    dashboard.screenshot(path=str(artifacts_dir / "terminal-watched-resized.png"))

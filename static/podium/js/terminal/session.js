@@ -12,8 +12,8 @@ const RETRY_MS = [500, 1000, 2000, 4000, 8000];
 /**
  * Connect `term` (an xterm.js Terminal) to the terminal socket at `path`. `readOnly`: keys are never sent.
  * `tab`: this browser tab's id, so that a new socket of the tab takes the place of its earlier one on the server.
- * `on.status(text)`, `on.ready()`, `on.watched(count)`, `on.ended(message, reason)` report to the panel.
- * Returns { resize(cols, rows), close() }.
+ * `on.status(text)`, `on.ready()`, `on.watched(count)`, `on.ended(message, reason)` report to the panel, and
+ * `on.size(cols, rows)` (watching) the watched terminal's size. Returns { resize(cols, rows), close() }.
  */
 export function connectTerminal(path, term, { readOnly = false, tab = null, on }) {
   let socket = null;
@@ -85,6 +85,9 @@ export function connectTerminal(path, term, { readOnly = false, tab = null, on }
         break;
       case "terminal.watched":
         on.watched(message.watching || 0);
+        break;
+      case "terminal.size":
+        if (on.size) on.size(message.cols, message.rows);
         break;
       case "terminal.ended":
         ended = true;

@@ -58,6 +58,7 @@ class TerminalSocket(AsyncWebsocketConsumer):
     _serving: asyncio.Task | None = None
     _gone = False
     _replaced = False  # a newer socket of the same tab took this one's attach over
+    _size: tuple[int, int] = (80, 24)  # the size the page last asked for
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -109,9 +110,13 @@ class TerminalSocket(AsyncWebsocketConsumer):
                 await self._open(content)
             elif kind == "resize":
                 cols, rows = terminal_size(content.get("cols"), content.get("rows"))
-                if self.pipe is not None and not self.read_only:
+                if self.read_only:
+                    pass
+                elif self.pipe is not None:
                     await self.pipe.resize(cols=cols, rows=rows)
                     await self._resized(cols=cols, rows=rows)
+                else:  # still attaching (the panel settled its size meanwhile): the PTY gets it once attached
+                    self._size = (cols, rows)
             elif kind == "ack":
                 if self.pipe is not None:
                     self.pipe.acknowledge(content.get("bytes"))
@@ -144,6 +149,7 @@ class TerminalSocket(AsyncWebsocketConsumer):
         self._serving = asyncio.create_task(self._serve(cols=cols, rows=rows))
 
     async def _serve(self, *, cols: int, rows: int) -> None:
+        self._size = (cols, rows)
         try:
             pipe = await self._attach(cols=cols, rows=rows)
         except RunRefused as exc:
@@ -161,6 +167,9 @@ class TerminalSocket(AsyncWebsocketConsumer):
                 await self._end("replaced", protocol.ended_message("replaced"))
             return
         try:
+            if self._size != (cols, rows) and not self.read_only:
+                await pipe.resize(cols=self._size[0], rows=self._size[1])
+                await self._resized(cols=self._size[0], rows=self._size[1])
             status = await terminal_status_of(attendee=self.attendee)
             await self._json(protocol.ready(watching=status.watching))
             reason = await pipe.run(self._output)

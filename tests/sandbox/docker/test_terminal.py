@@ -172,3 +172,14 @@ async def test_a_tabs_new_socket_takes_over_the_attach_its_old_socket_still_hold
                 refused = await other.until_message("terminal.ended")
                 assert refused["reason"] == "refused" and "PODIUM_TERMINALS_PER_ATTENDEE=1" in refused["message"]
             assert await new.command("echo still-mine", r"^(still-mine)$") == "still-mine"
+
+
+async def test_a_resize_sent_while_the_terminal_opens_reaches_the_shell(docker_backend):
+    """The panel settles its size while the sandbox is being attached (the socket opened with the first guess):
+    the shell gets the settled size, or a full-screen program would draw at the wrong one."""
+    me = await new_session()
+    async with terminal(me, open=False) as term:
+        await term.send(type="open", cols=80, rows=24)
+        await term.send(type="resize", cols=131, rows=13)
+        await term.until_message("terminal.ready")
+        assert await term.command("tput cols; tput lines", r"^(\d+\n\d+)$") == "131\n13"

@@ -61,7 +61,8 @@ async def terminal_attach(
     if status.typing >= limit:
         raise RunRefused(
             "limit",
-            f"You have {status.typing} terminal(s) open already, the most one attendee may have at once "
+            f"You have {status.typing} terminal{'' if status.typing == 1 else 's'} open already, the most one "
+            "attendee may have at once "
             f"(PODIUM_TERMINALS_PER_ATTENDEE={limit}). Close one, in another tab or window, and open this again.",
         )
     request = TerminalRequest(client=client, cols=cols, rows=rows, keep=settings.PODIUM_TERMINAL_KEEP)

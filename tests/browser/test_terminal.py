@@ -28,6 +28,13 @@ from tests.browser.terminal_page import (
 
 pytestmark = [pytest.mark.browser, pytest.mark.docker]
 
+# After "Open again": "ready" once the shell's prompt shows, "refused" once the button is back (the panel says why).
+PROMPT_OR_REFUSED = """() => {
+  if (!document.querySelector("#term-panel .term-reopen").hidden) return "refused";
+  const b = window.podiumTerminal && window.podiumTerminal.buffer.active;
+  return b && /[#$] *$/.test(b.getLine(b.baseY + b.cursorY).translateToString(true)) ? "ready" : null;
+}"""
+
 
 @pytest.fixture(scope="module")
 def terminal_server(tmp_path_factory, docker_client) -> Iterator[PodiumServer]:
@@ -122,3 +129,34 @@ def test_the_presenter_sees_a_full_screen_program_where_the_attendee_sees_it(per
     assert (narrow["row"], narrow["col"]) == (narrow["rows"] - 2, narrow["cols"] - 9)
     assert place(dashboard, "podiumWatched", "AGAIN") == narrow
     dashboard.screenshot(path=str(artifacts_dir / "terminal-watched-resized.png"))
+
+
+def test_a_terminal_past_the_limit_says_which_and_opens_again_once_another_closes(
+    person, terminal_server, artifacts_dir
+):
+    first = person()
+    tabs = [first, first.context.new_page(), first.context.new_page()]  # one attendee's three tabs (limit: 2)
+    for tab in tabs[:2]:
+        deck_open(tab, terminal_server.url(f"/decks/{SLUG}/"))
+        open_terminal(tab)
+    third = tabs[2]
+    deck_open(third, terminal_server.url(f"/decks/{SLUG}/"))
+    third.locator("#viewport").click(position={"x": 5, "y": 5})
+    third.keyboard.press("`")
+    status = third.locator("#term-panel .term-status")
+    expect(status).to_contain_text("PODIUM_TERMINALS_PER_ATTENDEE=2", timeout=FIRST_RUN)
+    reopen = third.get_by_role("button", name="Open again")
+    expect(reopen).to_be_focused()  # no dead terminal to type into: the way on has the focus
+    third.screenshot(path=str(artifacts_dir / "terminal-limit.png"))
+
+    tabs[0].locator("#term-panel .term-close").click()
+    # The first tab's terminal detaches on the server as its socket closes: until then, opening again is
+    # refused as before (and says so), as it would be for a person clicking again.
+    for _ in range(30):
+        reopen.click()
+        if third.wait_for_function(PROMPT_OR_REFUSED, timeout=FIRST_RUN).json_value() == "ready":
+            break
+    else:
+        pytest.fail(f"the third tab's terminal never opened: {status.inner_text()}")
+    third.locator("#term-panel .xterm-helper-textarea").focus()
+    assert command(third, "echo third-$((1+2))", "(third-3)") == "third-3"

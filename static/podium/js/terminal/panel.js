@@ -79,6 +79,7 @@ export function startTerminalPanel(config) {
   const watched = panel.querySelector(".term-watched");
   const reader = panel.querySelector(".term-sr");
   const grip = panel.querySelector(".term-grip");
+  const reopen = panel.querySelector(".term-reopen");
   const buttons = Array.from(document.querySelectorAll("[data-terminal-toggle]"));
   const openKey = `open:${config.slug}`;
   let term = null;
@@ -118,6 +119,7 @@ export function startTerminalPanel(config) {
       term.focus();
       return;
     }
+    reopen.hidden = true;
     if (config.unavailable) {
       say(config.unavailable);
       return;
@@ -158,6 +160,13 @@ export function startTerminalPanel(config) {
           // A copy of this tab holds the attach now: opening the terminal here again must not take it back.
           if (reason === "replaced") tabId(true);
           say(message);
+          // What is left is a picture of the shell: no cursor, no keys; "Open again" starts over.
+          term.options.disableStdin = true;
+          term.options.cursorBlink = false;
+          term.options.cursorStyle = "underline";
+          term.options.cursorInactiveStyle = "none";
+          reopen.hidden = false;
+          if (panel.contains(document.activeElement)) reopen.focus();
           watched.hidden = true;
           session = null;
           stored.set(openKey, false);
@@ -222,6 +231,7 @@ export function startTerminalPanel(config) {
 
   for (const button of buttons) button.addEventListener("click", () => (panel.hidden ? open() : close()));
   panel.querySelector(".term-close").addEventListener("click", close);
+  reopen.addEventListener("click", () => open());
   panel.querySelector(".term-smaller").addEventListener("click", () => font(-1));
   panel.querySelector(".term-larger").addEventListener("click", () => font(1));
   reader.addEventListener("change", () => {

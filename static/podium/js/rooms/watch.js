@@ -40,6 +40,7 @@ export async function watchTerminal(config, member) {
   status.textContent = "";
   sizeNote.textContent = "";
   host.textContent = "";
+  host.hidden = false;
   dialog.showModal();
   const xterm = await loadXterm(config.terminal);
   if (!xterm) {
@@ -58,13 +59,20 @@ export async function watchTerminal(config, member) {
   term.loadAddon(fit);
   term.open(host);
   fit.fit(); // until the server says the attendee's size
+  let shown = false;
   const session = connectTerminal(config.watchUrl.replace("MEMBER", member.id), term, {
     readOnly: true,
     on: {
       status: (text) => (status.textContent = text),
-      ready: () => (status.textContent = ""),
+      ready() {
+        status.textContent = "";
+        shown = true;
+      },
       watched: () => {},
-      ended: (message) => (status.textContent = message),
+      ended(message) {
+        status.textContent = message;
+        if (!shown) host.hidden = true; // nothing to watch: no empty screen under the sentence
+      },
       size(cols, rows) {
         // After what came before it is drawn: those bytes were written for the earlier size.
         term.write(new Uint8Array(0), () => {

@@ -245,8 +245,7 @@ class TerminalConsumer(TerminalSocket):
         def setup_status(message: str) -> None:  # called from a backend thread
             loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._json(protocol.status(message=message))))
 
-        if self.tab is not None:
-            await self._take_over()
+        taking_over = self.tab is not None and await self._take_over()
         pipe = await terminal_attach(
             attendee=self.attendee,
             client=uuid.uuid4().hex,
@@ -254,6 +253,7 @@ class TerminalConsumer(TerminalSocket):
             rows=rows,
             address=self.address,
             setup_status=setup_status,
+            make_room=self._taken_over if taking_over else None,
         )
         try:
             if self.tab is not None:
@@ -266,17 +266,22 @@ class TerminalConsumer(TerminalSocket):
             raise
         return pipe
 
-    async def _take_over(self) -> None:
-        """End the attach an earlier socket of this tab still holds (its page is gone, or a copy of the tab has
-        it), and wait until it has detached, so it no longer counts against the attendee's terminals."""
+    async def _take_over(self) -> bool:
+        """Ask the socket that holds this tab's earlier attach (its page is gone, or a copy of the tab has it)
+        to detach; True when there is one (see `_taken_over`)."""
         holder = await in_thread(terminal_tab_holder, attendee_id=self.attendee.id, tab=self.tab)
         if holder is None or holder == self.channel_name:
-            return
+            return False
         self._released = asyncio.Event()
         await self.channel_layer.send(holder, {"type": "terminal.take_over", "by": self.channel_name})
-        # A holder whose process died meanwhile never answers; its exec ended with that process.
+        return True
+
+    async def _taken_over(self) -> bool:
+        """Wait (only when the attendee is at their limit) until the earlier attach has detached; True if it did.
+        A holder whose process died never answers (its exec ended with that process): after a while, go on."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._released.wait(), timeout=TAKE_OVER_WAIT)
+        return self._released.is_set()
 
     async def terminal_take_over(self, event: dict) -> None:
         """A newer socket of this page's tab takes the attach over: detach, say so, and tell it when done."""

@@ -146,10 +146,10 @@ class TerminalSocket(AsyncWebsocketConsumer):
         if self._serving is not None:
             await self._error("bad-request", "This terminal is open already.")
             return
+        self._size = (cols, rows)  # now: a resize that comes before the task runs must not be overwritten
         self._serving = asyncio.create_task(self._serve(cols=cols, rows=rows))
 
     async def _serve(self, *, cols: int, rows: int) -> None:
-        self._size = (cols, rows)
         try:
             pipe = await self._attach(cols=cols, rows=rows)
         except RunRefused as exc:

@@ -204,12 +204,15 @@ PODIUM_METRICS_TOKEN = env_str("PODIUM_METRICS_TOKEN")
 PODIUM_METRICS_NETWORKS = env_str("PODIUM_METRICS_NETWORKS", "127.0.0.1/32,::1/128")
 # Rate limits, "N/SECONDS" (at most N per window of SECONDS) or "off"; refusals say when to try again.
 # New sandboxes (first run, reset) per attendee and per client address (a room behind one NAT shares one);
-# runs and checks per attendee; wrong presenter links per client address.
+# runs and checks per attendee; wrong presenter links per client address; terminal opens (each a new exec in
+# the sandbox, a page's reconnects included) per attendee and per client address.
 PODIUM_RATE_SANDBOXES_PER_ATTENDEE = env_rate("PODIUM_RATE_SANDBOXES_PER_ATTENDEE", "5/600")
 PODIUM_RATE_SANDBOXES_PER_ADDRESS = env_rate("PODIUM_RATE_SANDBOXES_PER_ADDRESS", "200/600")
 PODIUM_RATE_RUNS = env_rate("PODIUM_RATE_RUNS", "60/60")
 PODIUM_RATE_CHECKS = env_rate("PODIUM_RATE_CHECKS", "30/60")
 PODIUM_RATE_PRESENTER_TOKEN = env_rate("PODIUM_RATE_PRESENTER_TOKEN", "10/600")
+PODIUM_RATE_TERMINALS_PER_ATTENDEE = env_rate("PODIUM_RATE_TERMINALS_PER_ATTENDEE", "20/60")
+PODIUM_RATE_TERMINALS_PER_ADDRESS = env_rate("PODIUM_RATE_TERMINALS_PER_ADDRESS", "600/60")
 # Join attempts with a code that names no open room, per client address (so codes cannot be guessed by trying).
 PODIUM_RATE_JOIN_CODES = env_rate("PODIUM_RATE_JOIN_CODES", "30/600")
 

@@ -4,7 +4,9 @@
 does) may open it, and only for a member of that room; the member id names someone in the room, never a
 sandbox. It follows the attendee's session output and never reaches its input (`sandbox.terminals.
 terminal_watch`); the attendee's terminal sockets hear that they are watched (`terminal.watched`). The
-protocol is the attendee's terminal's (`sandbox.terminal_protocol`), without typing.
+protocol is the attendee's terminal's (`sandbox.terminal_protocol`), without typing, plus the attendee's
+terminal size (`terminal.size`): first the one their PTY has, then each new one, so that the presenter's
+screen is drawn at the attendee's size and a full-screen program (vim, top) looks as it does for them.
 """
 
 from __future__ import annotations
@@ -19,9 +21,12 @@ from rooms.errors import RoomError
 from rooms.help import member_in_room
 from rooms.protocol import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND
 from rooms.selectors import room_by_code
-from sandbox.groups import terminal_group
+from sandbox import terminal_protocol as protocol
+from sandbox.executor import in_thread
+from sandbox.groups import terminal_group, terminal_watchers_group
 from sandbox.terminal_consumers import TerminalSocket
 from sandbox.terminal_pipe import TerminalPipe
+from sandbox.terminal_registry import terminal_size_recorded
 from sandbox.terminals import terminal_watch
 
 
@@ -58,13 +63,25 @@ class TerminalWatchConsumer(TerminalSocket):
             await self._refuse(*refusal)
             return
         self.attendee = attendee
+        group = terminal_watchers_group(attendee.id)  # joined first: no resize is missed once the size is read
+        await self.channel_layer.group_add(group, self.channel_name)
+        self.groups.append(group)  # websocket_disconnect leaves it for us
         await self.accept()
 
     async def _attach(self, *, cols: int, rows: int) -> TerminalPipe:
         pipe = await terminal_watch(attendee=self.attendee, client=uuid.uuid4().hex, cols=cols, rows=rows)
         self._told = True
         await self.channel_layer.group_send(terminal_group(self.attendee.id), {"type": "terminal.watched"})
+        # Before any output: what the session replays is drawn at the attendee's size.
+        size = await in_thread(terminal_size_recorded, attendee_id=self.attendee.id)
+        if size is not None:
+            await self._json(protocol.size(cols=size[0], rows=size[1]))
         return pipe
+
+    async def terminal_resized(self, event: dict) -> None:
+        """The attendee's terminal was given a new size: the presenter's screen follows."""
+        if self._serving is not None:
+            await self._json(protocol.size(cols=event["cols"], rows=event["rows"]))
 
     async def disconnect(self, code) -> None:
         await super().disconnect(code)

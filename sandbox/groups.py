@@ -32,3 +32,9 @@ def terminal_group(attendee_id: uuid.UUID | str) -> str:
     """The group an attendee's terminal sockets join: `terminal.<hex id>`; they hear there when someone
     starts or stops watching (`terminal.watched`)."""
     return f"terminal.{uuid.UUID(str(attendee_id)).hex}"
+
+
+def terminal_watchers_group(attendee_id: uuid.UUID | str) -> str:
+    """The group the presenter's watch sockets of one attendee's terminal join: `terminal-watch.<hex id>`; they
+    hear there each new size of the attendee's terminal (`terminal.resized`)."""
+    return f"terminal-watch.{uuid.UUID(str(attendee_id)).hex}"

@@ -8,7 +8,8 @@ an operator's change applies at once.
 
 A new sandbox (an attendee's first run, a run after theirs was reaped, a
 reset) is counted twice: per attendee, and per client address, because a
-client that drops its cookie becomes a new attendee.
+client that drops its cookie becomes a new attendee. So is a terminal open
+(each one an exec in the sandbox, whether a person or a script opens it).
 """
 
 from __future__ import annotations
@@ -20,11 +21,16 @@ from sandbox.errors import RunRefused
 from sandbox.models import Attendee
 
 
-def _hit(*, action: str, key: str, rate: tuple[int, int], what: str) -> None:
+def _hit(*, action: str, key: str, rate: tuple[int, int], what: str, setting: str = "") -> None:
     try:
         rate_hit(action=action, key=key, rate=rate, what=what)
     except RateLimited as exc:
-        raise RunRefused("limit", exc.message) from None
+        if not setting:
+            raise RunRefused("limit", exc.message) from None
+        count, seconds = rate
+        raise RunRefused(
+            "limit", f"{exc.message.removesuffix('.')} (at most {count} in {seconds} s: {setting}={count}/{seconds})."
+        ) from None
 
 
 def runs_rate_hit(*, attendee: Attendee) -> None:
@@ -46,3 +52,23 @@ def sandboxes_rate_hit(*, attendee: Attendee, address: str) -> None:
     what = "new sandboxes"
     _hit(action="sandboxes-attendee", key=str(attendee.id), rate=settings.PODIUM_RATE_SANDBOXES_PER_ATTENDEE, what=what)
     _hit(action="sandboxes-address", key=address, rate=settings.PODIUM_RATE_SANDBOXES_PER_ADDRESS, what=what)
+
+
+def terminals_rate_hit(*, attendee: Attendee, address: str) -> None:
+    """Count a terminal open by the attendee at client `address`; RunRefused "limit", naming the setting, past
+    PODIUM_RATE_TERMINALS_PER_ATTENDEE or PODIUM_RATE_TERMINALS_PER_ADDRESS. Blocks on the cache."""
+    what = "terminal opens"
+    _hit(
+        action="terminals-attendee",
+        key=str(attendee.id),
+        rate=settings.PODIUM_RATE_TERMINALS_PER_ATTENDEE,
+        what=what,
+        setting="PODIUM_RATE_TERMINALS_PER_ATTENDEE",
+    )
+    _hit(
+        action="terminals-address",
+        key=address,
+        rate=settings.PODIUM_RATE_TERMINALS_PER_ADDRESS,
+        what=what,
+        setting="PODIUM_RATE_TERMINALS_PER_ADDRESS",
+    )

@@ -4,6 +4,11 @@ Who is asking comes from the session cookie only (`sandbox.identity`); nothing a
 sandbox or an attendee, so a socket can only ever attach to its own attendee's sandbox. The work is done by
 `sandbox.terminals`; the protocol is in `sandbox.terminal_protocol`. `TerminalSocket` is shared with the
 presenter's read-only view (`rooms.terminal_consumers`).
+
+A socket that stops answering (a laptop that left the Wi-Fi) stops counting against the attendee's terminals
+when daphne drops it: it pings a socket that sent nothing for 20 s and drops it 30 s later without a pong (its
+--ping-interval and --ping-timeout, on by default in every way Podium runs daphne). Sooner than that, the same
+browser tab's next socket (the page reconnecting, a reload) takes its attach over (`terminal_registry`).
 """
 
 from __future__ import annotations
@@ -22,12 +27,23 @@ from config.websocket import BadFrame, frame_json
 from deck.errors import DeckFileError, DeckNotFound
 from sandbox import terminal_protocol as protocol
 from sandbox.errors import RunRefused, SandboxError
-from sandbox.groups import terminal_group
+from sandbox.executor import in_thread
+from sandbox.groups import terminal_group, terminal_watchers_group
 from sandbox.identity import NoSession, attendee_for
 from sandbox.models import Attendee
 from sandbox.protocol import CLOSE_NO_SESSION, CLOSE_NOT_FOUND
 from sandbox.terminal_pipe import TerminalPipe
+from sandbox.terminal_registry import (
+    terminal_size_record,
+    terminal_tab,
+    terminal_tab_hold,
+    terminal_tab_holder,
+    terminal_tab_release,
+)
 from sandbox.terminals import terminal_attach, terminal_size, terminal_status_of
+
+# How long a tab's new socket waits for its old one to detach (a docker or kubectl exec) before it goes on.
+TAKE_OVER_WAIT = 15
 
 
 class TerminalSocket(AsyncWebsocketConsumer):
@@ -41,9 +57,27 @@ class TerminalSocket(AsyncWebsocketConsumer):
     read_only = False
     _serving: asyncio.Task | None = None
     _gone = False
+    _replaced = False  # a newer socket of the same tab took this one's attach over
+    _size: tuple[int, int] = (80, 24)  # the size the page last asked for
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._attach_tried = asyncio.Event()  # set once the attach is made, or was refused
+        self._detaching: asyncio.Future | None = None
+
+    async def _detach(self) -> None:
+        """Close the pipe (detach in the sandbox); every caller returns once that is done, not just the first."""
+        if self.pipe is None:
+            return
+        if self._detaching is None:
+            self._detaching = asyncio.ensure_future(self.pipe.close())
+        await asyncio.shield(self._detaching)
 
     async def _attach(self, *, cols: int, rows: int) -> TerminalPipe:
         raise NotImplementedError
+
+    async def _resized(self, *, cols: int, rows: int) -> None:
+        """The PTY was just given this size (by this socket's open or resize)."""
 
     async def dispatch(self, message: dict) -> None:
         # Channels first closes stale database connections on every message, a hop to the one thread all short
@@ -76,8 +110,13 @@ class TerminalSocket(AsyncWebsocketConsumer):
                 await self._open(content)
             elif kind == "resize":
                 cols, rows = terminal_size(content.get("cols"), content.get("rows"))
-                if self.pipe is not None and not self.read_only:
+                if self.read_only:
+                    pass
+                elif self.pipe is not None:
                     await self.pipe.resize(cols=cols, rows=rows)
+                    await self._resized(cols=cols, rows=rows)
+                else:  # still attaching (the panel settled its size meanwhile): the PTY gets it once attached
+                    self._size = (cols, rows)
             elif kind == "ack":
                 if self.pipe is not None:
                     self.pipe.acknowledge(content.get("bytes"))
@@ -107,6 +146,7 @@ class TerminalSocket(AsyncWebsocketConsumer):
         if self._serving is not None:
             await self._error("bad-request", "This terminal is open already.")
             return
+        self._size = (cols, rows)  # now: a resize that comes before the task runs must not be overwritten
         self._serving = asyncio.create_task(self._serve(cols=cols, rows=rows))
 
     async def _serve(self, *, cols: int, rows: int) -> None:
@@ -118,16 +158,25 @@ class TerminalSocket(AsyncWebsocketConsumer):
         except SandboxError as exc:
             await self._end("refused", exc.user_message)
             return
+        finally:
+            self._attach_tried.set()
         self.pipe = pipe
-        if self._gone:  # the page left while the terminal was being opened
-            await pipe.close()
+        if self._gone or self._replaced:  # the page left, or its tab's newer socket came, meanwhile
+            await self._detach()
+            if self._replaced:
+                await self._end("replaced", protocol.ended_message("replaced"))
             return
         try:
+            if self._size != (cols, rows) and not self.read_only:
+                await pipe.resize(cols=self._size[0], rows=self._size[1])
+                await self._resized(cols=self._size[0], rows=self._size[1])
             status = await terminal_status_of(attendee=self.attendee)
             await self._json(protocol.ready(watching=status.watching))
             reason = await pipe.run(self._output)
         finally:  # whatever happened, this attach ends: it no longer counts against the attendee's limit
-            await pipe.close()
+            await self._detach()
+        if self._replaced:
+            reason = "replaced"
         message = protocol.ended_message(reason, idle=settings.PODIUM_TERMINAL_IDLE, keep=settings.PODIUM_TERMINAL_KEEP)
         await self._end(reason, message)
 
@@ -140,11 +189,12 @@ class TerminalSocket(AsyncWebsocketConsumer):
             return
         await self._json(protocol.ended(reason=reason, message=message))
         await self.close(code=1000)
+        self._gone = True  # nothing more goes to a socket that was closed
 
     async def disconnect(self, code) -> None:
         self._gone = True
         if self.pipe is not None:
-            await self.pipe.close()  # its reader ends, and so does _serve
+            await self._detach()  # its reader ends, and so does _serve
         if self._serving is not None and self.pipe is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(self._serving, timeout=10)
@@ -159,6 +209,9 @@ class TerminalSocket(AsyncWebsocketConsumer):
 
 class TerminalConsumer(TerminalSocket):
     """One attendee's terminal panel on one deck's page, at /ws/decks/<slug>/terminal/."""
+
+    tab: str | None = None  # the browser tab the page named in "open"
+    _released: asyncio.Event | None = None
 
     async def connect(self) -> None:
         deck_slug = self.scope["url_route"]["kwargs"]["slug"]
@@ -180,20 +233,81 @@ class TerminalConsumer(TerminalSocket):
         self.groups.append(group)  # websocket_disconnect leaves it for us
         await self.accept()
 
+    async def _open(self, content: dict) -> None:
+        tab = terminal_tab(content.get("tab"))
+        if self._serving is None:
+            self.tab = tab
+        await super()._open(content)
+
     async def _attach(self, *, cols: int, rows: int) -> TerminalPipe:
         loop = asyncio.get_running_loop()
 
         def setup_status(message: str) -> None:  # called from a backend thread
             loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._json(protocol.status(message=message))))
 
-        return await terminal_attach(
+        taking_over = self.tab is not None and await self._take_over()
+        pipe = await terminal_attach(
             attendee=self.attendee,
             client=uuid.uuid4().hex,
             cols=cols,
             rows=rows,
             address=self.address,
             setup_status=setup_status,
+            make_room=self._taken_over if taking_over else None,
         )
+        try:
+            if self.tab is not None:
+                await in_thread(
+                    terminal_tab_hold, attendee_id=self.attendee.id, tab=self.tab, channel=self.channel_name
+                )
+            await self._resized(cols=cols, rows=rows)
+        except BaseException:
+            await pipe.close()
+            raise
+        return pipe
+
+    async def _take_over(self) -> bool:
+        """Ask the socket that holds this tab's earlier attach (its page is gone, or a copy of the tab has it)
+        to detach; True when there is one (see `_taken_over`)."""
+        holder = await in_thread(terminal_tab_holder, attendee_id=self.attendee.id, tab=self.tab)
+        if holder is None or holder == self.channel_name:
+            return False
+        self._released = asyncio.Event()
+        await self.channel_layer.send(holder, {"type": "terminal.take_over", "by": self.channel_name})
+        return True
+
+    async def _taken_over(self) -> bool:
+        """Wait (only when the attendee is at their limit) until the earlier attach has detached; True if it did.
+        A holder whose process died never answers (its exec ended with that process): after a while, go on."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._released.wait(), timeout=TAKE_OVER_WAIT)
+        return self._released.is_set()
+
+    async def terminal_take_over(self, event: dict) -> None:
+        """A newer socket of this page's tab takes the attach over: detach, say so, and tell it when done."""
+        self._replaced = True
+        if self._serving is not None:
+            with contextlib.suppress(TimeoutError):  # an attach being made is closed as soon as it is
+                await asyncio.wait_for(self._attach_tried.wait(), timeout=TAKE_OVER_WAIT)
+        await self._detach()  # detached in the sandbox: it no longer counts
+        await self.channel_layer.send(event["by"], {"type": "terminal.released"})
+
+    async def terminal_released(self, event: dict) -> None:
+        """The earlier socket of this tab has detached (see `_take_over`)."""
+        if self._released is not None:
+            self._released.set()
+
+    async def _resized(self, *, cols: int, rows: int) -> None:
+        # A watcher draws at the attendee's size: the one it finds when it starts, then each new one.
+        await in_thread(terminal_size_record, attendee_id=self.attendee.id, cols=cols, rows=rows)
+        await self.channel_layer.group_send(
+            terminal_watchers_group(self.attendee.id), {"type": "terminal.resized", "cols": cols, "rows": rows}
+        )
+
+    async def disconnect(self, code) -> None:
+        await super().disconnect(code)
+        if self.tab is not None and self.attendee is not None and not self._replaced:
+            await in_thread(terminal_tab_release, attendee_id=self.attendee.id, tab=self.tab, channel=self.channel_name)
 
     async def terminal_watched(self, event: dict) -> None:
         """Someone started or stopped watching: say how many watch now (as the sandbox counts them)."""

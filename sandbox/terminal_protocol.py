@@ -7,7 +7,9 @@ speaks the same protocol, minus typing.
 
 Client -> server
   binary frame                         keystrokes or a paste, UTF-8, at most PODIUM_TERMINAL_INPUT_MAX bytes
-  open      {"cols", "rows"}           start (first message): attach, creating the sandbox when needed
+  open      {"cols", "rows", "tab"}    start (first message): attach, creating the sandbox when needed; "tab"
+                                       (optional, 8-64 of A-Z a-z 0-9 - _) names the browser tab: a tab's new
+                                       socket takes the place of the attach its earlier socket still holds
   resize    {"cols", "rows"}           the panel's new size in characters: the PTY follows
   ack       {"bytes"}                  the page has shown that many more bytes of output (flow control: past
                                        PODIUM_TERMINAL_WINDOW unacknowledged bytes the server stops reading)
@@ -17,10 +19,13 @@ Server -> client
   terminal.status  {"message"}         a sentence while the sandbox is made
   terminal.ready   {"watching"}        attached; "watching": how many read-only viewers (the presenter) it has
   terminal.watched {"watching"}        that number changed
+  terminal.size    {"cols", "rows"}    (watch sockets only) the watched terminal's size, before its first output
+                                       and after each resize: draw at that size, as the attendee's screen is
   terminal.ended   {"reason", "message"}
                                        the end, then the socket closes (1000): reason "exited" (the shell ended
                                        or the sandbox went), "idle" (PODIUM_TERMINAL_IDLE without a keystroke)
-                                       or "refused" (a limit, no sandbox: the message says which)
+                                       "refused" (a limit, no sandbox: the message says which) or "replaced"
+                                       (a newer socket of the same tab took the attach over)
   error            {"code", "message"} a message refused; the terminal goes on
 
 Closing the socket detaches: the shell session lives on for PODIUM_TERMINAL_KEEP seconds, and a new socket
@@ -47,6 +52,11 @@ def watched(*, watching: int) -> dict:
     return {"type": "terminal.watched", "watching": watching}
 
 
+def size(*, cols: int, rows: int) -> dict:
+    """`terminal.size`: the watched terminal's size in characters."""
+    return {"type": "terminal.size", "cols": cols, "rows": rows}
+
+
 def ended(*, reason: str, message: str) -> dict:
     """`terminal.ended`: why the terminal is over; the socket closes after it."""
     return {"type": "terminal.ended", "reason": reason, "message": message}
@@ -63,6 +73,11 @@ def ended_message(reason: str, *, idle: float = 0, keep: float = 0) -> str:
         return (
             f"The terminal closed after {_duration(idle)} without a keystroke. Your shell is kept for "
             f"{_duration(keep)}: open the terminal again to go on where you were."
+        )
+    if reason == "replaced":
+        return (
+            "This terminal was opened again from this browser tab (after a reconnect, or in a copy of the tab), "
+            "so it closed here. Open the terminal again to get it back."
         )
     return "The terminal's shell ended (exit, or the sandbox was reset). Open the terminal again for a new one."
 

@@ -11,7 +11,7 @@ The consumers (`sandbox.terminal_consumers`, `rooms.terminal_consumers`) only tr
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -21,7 +21,7 @@ from sandbox.backends import backend_get
 from sandbox.backends.base import TerminalRequest, TerminalStatus
 from sandbox.errors import RunRefused, SandboxError, SandboxNotFound
 from sandbox.executor import in_thread
-from sandbox.limits import sandboxes_rate_hit
+from sandbox.limits import sandboxes_rate_hit, terminals_rate_hit
 from sandbox.models import Attendee, Sandbox
 from sandbox.sandboxes import sandbox_ensure, sandbox_gone_mark, sandbox_is_live
 from sandbox.selectors import sandbox_of
@@ -40,12 +40,21 @@ def terminal_size(cols: object, rows: object) -> tuple[int, int]:
 
 
 async def terminal_attach(
-    *, attendee: Attendee, client: str, cols: int, rows: int, address: str, setup_status: Callable[[str], None]
+    *,
+    attendee: Attendee,
+    client: str,
+    cols: int,
+    rows: int,
+    address: str,
+    setup_status: Callable[[str], None],
+    make_room: Callable[[], Awaitable[bool]] | None = None,
 ) -> TerminalPipe:
     """A terminal in the attendee's own sandbox (made now when they have none), as a pipe not yet started.
 
-    Refuses (RunRefused) what a run would refuse (the room's admission, the new-sandbox rate) and a terminal
-    past PODIUM_TERMINALS_PER_ATTENDEE open at once; SandboxError when the sandbox cannot be made.
+    Refuses (RunRefused) what a run would refuse (the room's admission, the new-sandbox rate), opens past
+    PODIUM_RATE_TERMINALS_PER_* and a terminal past PODIUM_TERMINALS_PER_ATTENDEE open at once; SandboxError
+    when the sandbox cannot be made. At that limit, `make_room` (when given) may end one of the attendee's
+    attaches first (a dead page's): it returns True when it did, and the attaches are counted again.
     """
     await database_sync_to_async(_admit)(attendee=attendee, address=address)
     sandbox = await sandbox_ensure(attendee=attendee, setup_status=setup_status, trust_ready=True)
@@ -57,10 +66,13 @@ async def terminal_attach(
         sandbox = await sandbox_ensure(attendee=attendee, setup_status=setup_status)
         status = await in_thread(backend.terminal_status, state=sandbox.state)
     limit = settings.PODIUM_TERMINALS_PER_ATTENDEE
+    if status.typing >= limit and make_room is not None and await make_room():
+        status = await in_thread(backend.terminal_status, state=sandbox.state)
     if status.typing >= limit:
         raise RunRefused(
             "limit",
-            f"You have {status.typing} terminal(s) open already, the most one attendee may have at once "
+            f"You have {status.typing} terminal{'' if status.typing == 1 else 's'} open already, the most one "
+            "attendee may have at once "
             f"(PODIUM_TERMINALS_PER_ATTENDEE={limit}). Close one, in another tab or window, and open this again.",
         )
     request = TerminalRequest(client=client, cols=cols, rows=rows, keep=settings.PODIUM_TERMINAL_KEEP)
@@ -99,5 +111,6 @@ async def terminal_status_of(*, attendee: Attendee) -> TerminalStatus:
 
 def _admit(*, attendee: Attendee, address: str) -> None:
     sandbox_admission_check(attendee=attendee)
+    terminals_rate_hit(attendee=attendee, address=address)
     if not sandbox_is_live(attendee=attendee):
         sandboxes_rate_hit(attendee=attendee, address=address)

@@ -14,9 +14,26 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import PodiumServer, deck_open
 from tests.browser.run_deck import FIRST_RUN, docker_podium
-from tests.browser.terminal_page import DECKS, SLUG, command, open_terminal, people, terminal_flow
+from tests.browser.terminal_page import (
+    DECKS,
+    SLUG,
+    command,
+    join_room,
+    open_terminal,
+    people,
+    place,
+    terminal_flow,
+    watch_from_dashboard,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.docker]
+
+# After "Open again": "ready" once the shell's prompt shows, "refused" once the button is back (the panel says why).
+PROMPT_OR_REFUSED = """() => {
+  if (!document.querySelector("#term-panel .term-reopen").hidden) return "refused";
+  const b = window.podiumTerminal && window.podiumTerminal.buffer.active;
+  return b && /[#$] *$/.test(b.getLine(b.baseY + b.cursorY).translateToString(true)) ? "ready" : null;
+}"""
 
 
 @pytest.fixture(scope="module")
@@ -60,25 +77,12 @@ def test_a_second_attendee_has_their_own_sandbox_and_the_presenter_a_terminal_to
 
 
 def test_the_presenter_watches_an_attendees_terminal_from_the_dashboard(person, terminal_server, artifacts_dir):
-    presenter = person()
-    deck_open(presenter, terminal_server.presenter_link)
-    presenter.click("#room-open")
-    code = presenter.locator("#room-link").inner_text().removeprefix("Room ").replace("-", "")
-    attendee = person()
-    attendee.goto(terminal_server.url("/join/"))
-    attendee.fill("#join-code", code)
-    attendee.fill("#join-name", "Ada")
-    attendee.click("button[type=submit]")
-    attendee.wait_for_selector("html[data-scripts='ready']")
+    presenter, attendee, code = join_room(person, terminal_server, "Ada")
     open_terminal(attendee)
     command(attendee, "echo before-$((2*21))", "(before-42)")
     expect(attendee.locator(".term-watched")).to_be_hidden()
 
-    dashboard = presenter.context.new_page()
-    dashboard.goto(terminal_server.url(f"/rooms/{code}/"))
-    row = dashboard.locator("#roster-body tr", has=dashboard.locator("th", has_text="Ada"))
-    row.get_by_role("button", name="Terminal").click()
-    expect(dashboard.locator("#watch-dialog")).to_be_visible()
+    dashboard = watch_from_dashboard(presenter, terminal_server, code, "Ada")
     dashboard.wait_for_function(
         "() => window.podiumWatched && (() => { const b = window.podiumWatched.buffer.active; const l = [];"
         " for (let y = 0; y < b.length; y += 1) l.push(b.getLine(y).translateToString(true));"
@@ -96,3 +100,63 @@ def test_the_presenter_watches_an_attendees_terminal_from_the_dashboard(person, 
     attendee.screenshot(path=str(artifacts_dir / "terminal-watched-attendee.png"))
     dashboard.get_by_role("button", name="Stop watching").click()
     expect(attendee.locator(".term-watched")).to_be_hidden()
+
+
+def test_the_presenter_sees_a_full_screen_program_where_the_attendee_sees_it(person, terminal_server, artifacts_dir):
+    """Full-screen programs (vim, top) draw at fixed rows and columns of the attendee's screen: the presenter's
+    screen has the attendee's size, from the moment they start watching (mid-way) and after each resize."""
+    presenter, attendee, code = join_room(person, terminal_server, "Grace")
+    open_terminal(attendee)
+    # Near the bottom right, where a screen of another size would put it elsewhere (or nowhere). The typed
+    # line never holds the word itself (HE""RE), so only the drawn one is found.
+    attendee.keyboard.type('clear; tput cup $(($(tput lines)-3)) $(($(tput cols)-12)); echo HE""RE')
+    attendee.keyboard.press("Enter")
+    mine = place(attendee, "podiumTerminal", "HERE")
+    assert (mine["row"], mine["col"]) == (mine["rows"] - 3, mine["cols"] - 12)
+
+    dashboard = watch_from_dashboard(presenter, terminal_server, code, "Grace")
+    dashboard.wait_for_function("(cols) => window.podiumWatched?.cols === cols", arg=mine["cols"])
+    assert place(dashboard, "podiumWatched", "HERE") == mine
+    dashboard.screenshot(path=str(artifacts_dir / "terminal-watched-full-screen.png"))
+
+    # The attendee's window narrows: their terminal, then the presenter's, take the new size.
+    attendee.set_viewport_size({"width": 900, "height": 640})
+    attendee.wait_for_function("(cols) => window.podiumTerminal.cols < cols", arg=mine["cols"])
+    attendee.locator("#term-panel .xterm-helper-textarea").focus()
+    attendee.keyboard.type('clear; tput cup $(($(tput lines)-2)) $(($(tput cols)-9)); echo AG""AIN')
+    attendee.keyboard.press("Enter")
+    narrow = place(attendee, "podiumTerminal", "AGAIN")
+    assert (narrow["row"], narrow["col"]) == (narrow["rows"] - 2, narrow["cols"] - 9)
+    assert place(dashboard, "podiumWatched", "AGAIN") == narrow
+    dashboard.screenshot(path=str(artifacts_dir / "terminal-watched-resized.png"))
+
+
+def test_a_terminal_past_the_limit_says_which_and_opens_again_once_another_closes(
+    person, terminal_server, artifacts_dir
+):
+    first = person()
+    tabs = [first, first.context.new_page(), first.context.new_page()]  # one attendee's three tabs (limit: 2)
+    for tab in tabs[:2]:
+        deck_open(tab, terminal_server.url(f"/decks/{SLUG}/"))
+        open_terminal(tab)
+    third = tabs[2]
+    deck_open(third, terminal_server.url(f"/decks/{SLUG}/"))
+    third.locator("#viewport").click(position={"x": 5, "y": 5})
+    third.keyboard.press("`")
+    status = third.locator("#term-panel .term-status")
+    expect(status).to_contain_text("PODIUM_TERMINALS_PER_ATTENDEE=2", timeout=FIRST_RUN)
+    reopen = third.get_by_role("button", name="Open again")
+    expect(reopen).to_be_focused()  # no dead terminal to type into: the way on has the focus
+    third.screenshot(path=str(artifacts_dir / "terminal-limit.png"))
+
+    tabs[0].locator("#term-panel .term-close").click()
+    # The first tab's terminal detaches on the server as its socket closes: until then, opening again is
+    # refused as before (and says so), as it would be for a person clicking again.
+    for _ in range(30):
+        reopen.click()
+        if third.wait_for_function(PROMPT_OR_REFUSED, timeout=FIRST_RUN).json_value() == "ready":
+            break
+    else:
+        pytest.fail(f"the third tab's terminal never opened: {status.inner_text()}")
+    third.locator("#term-panel .xterm-helper-textarea").focus()
+    assert command(third, "echo third-$((1+2))", "(third-3)") == "third-3"

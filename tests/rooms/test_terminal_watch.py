@@ -57,3 +57,23 @@ async def test_the_presenter_watches_read_only_and_the_attendee_sees_it(docker_b
             async with terminal(presenter, path=watch_path(room.code, member), open=False) as refused:
                 ended = await refused.until_message("terminal.ended")
                 assert ended["reason"] == "refused" and "room" in ended["message"]
+
+
+async def test_the_watchers_screen_has_the_attendees_size_from_the_start_and_after_each_resize(docker_backend):
+    room = await database_sync_to_async(room_open)(deck_slug=SLUG)
+    ada_key = await new_session()
+    ada = await join(room, "Ada", ada_key)
+    presenter = await presenter_session(SLUG)
+    async with terminal(ada_key, cols=97, rows=31) as mine:
+        await mine.command("echo sized", r"^(sized)$")
+        # The presenter's dialog is another size: the server says the attendee's, before any output (what was
+        # received up to "terminal.ready").
+        async with terminal(presenter, path=watch_path(room.code, ada.id), cols=120, rows=40) as watch:
+            assert watch.raw == 0
+            size = await watch.until_message("terminal.size")
+            assert (size["cols"], size["rows"]) == (97, 31)
+            await watch.until_text(r"^sized$")
+            await mine.send(type="resize", cols=61, rows=17)
+            size = await watch.until_message("terminal.size")
+            assert (size["cols"], size["rows"]) == (61, 17)
+            assert await mine.command("tput cols; tput lines", r"^(\d+\n\d+)$") == "61\n17"

@@ -100,19 +100,33 @@ class TerminalPage:
 
 
 @asynccontextmanager
-async def terminal(session_key: str | None, *, slug: str = SLUG, path: str = "", cols=80, rows=24, ack=True, open=True):
+async def terminal(
+    session_key: str | None,
+    *,
+    slug: str = SLUG,
+    path: str = "",
+    cols=80,
+    rows=24,
+    ack=True,
+    open=True,
+    tab: str | None = None,
+    address: str | None = None,
+):
     """A connected terminal socket of deck `slug`'s page with the session cookie `session_key`, opened and
-    ready (unless `open` is false); `path` replaces the socket's address."""
+    ready (unless `open` is false); `path` replaces the socket's address, `tab` is the browser tab the page
+    names in "open", `address` the client's address (as daphne fills it)."""
     headers = [ORIGIN]
     if session_key:
         headers.append((b"cookie", f"sessionid={session_key}".encode()))
     socket = WebsocketCommunicator(application, path or f"/ws/decks/{slug}/terminal/", headers=headers)
+    if address is not None:
+        socket.scope["client"] = (address, 50000)
     connected, _ = await socket.connect(timeout=WAIT)
     assert connected
     page = TerminalPage(socket, ack=ack)
     try:
         if open:
-            await page.send(type="open", cols=cols, rows=rows)
+            await page.send(type="open", cols=cols, rows=rows, **({"tab": tab} if tab else {}))
             ready = await page.until_message_either("terminal.ready", "terminal.ended")
             assert ready["type"] == "terminal.ready", ready
         yield page

@@ -3,6 +3,8 @@ gets an answer and leaves the socket usable; the in-sandbox command lines and th
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from sandbox.backends.base import TerminalRequest, TerminalStatus
@@ -14,6 +16,7 @@ from sandbox.backends.terminal_commands import (
     status_parse,
 )
 from sandbox.errors import RunRefused
+from sandbox.terminal_registry import terminal_tab
 from sandbox.terminals import terminal_size
 from tests.sandbox.runs_support import new_session
 from tests.sandbox.terminal_support import terminal
@@ -71,3 +74,33 @@ async def test_odd_frames_are_answered_and_a_backend_without_terminals_says_so(s
         ended = await term.until_message("terminal.ended")
         assert ended == {"type": "terminal.ended", "reason": "refused", "message": ended["message"]}
         assert "no terminal" in ended["message"]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("local_backend")
+async def test_terminal_opens_are_limited_per_client_address(settings):
+    """A script that drops its cookie is a new attendee at each open; its address still counts every open."""
+    settings.PODIUM_RATE_TERMINALS_PER_ADDRESS = (2, 600)
+
+    async def open_from(address: str) -> str:
+        async with terminal(await new_session(), open=False, address=address) as term:
+            await term.send(type="open", cols=80, rows=24)
+            return (await term.until_message("terminal.ended"))["message"]
+
+    for _ in range(2):  # counted, then refused by this backend, which has no terminal
+        assert "no terminal" in await open_from("203.0.113.9")
+    refused = await open_from("203.0.113.9")
+    assert re.fullmatch(
+        r"Too many terminal opens: try again in \d+ s "
+        r"\(at most 2 in 600 s: PODIUM_RATE_TERMINALS_PER_ADDRESS=2/600\)\.",
+        refused,
+    ), refused
+    assert "no terminal" in await open_from("198.51.100.4")  # another address is not held up
+
+
+@pytest.mark.parametrize("tab", ["short", "x" * 65, "a tab with spaces", 12345678, ["tab-0001"]])
+def test_a_malformed_tab_is_refused_in_words(tab):
+    with pytest.raises(RunRefused) as refused:
+        terminal_tab(tab)
+    assert refused.value.code == "bad-request" and '"tab"' in refused.value.message
+    assert terminal_tab(None) is None and terminal_tab("tab_0001-ok") == "tab_0001-ok"

@@ -7,6 +7,7 @@ would read on the screen.
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 from channels.db import database_sync_to_async
@@ -131,3 +132,54 @@ async def test_a_session_nobody_came_back_to_ends_after_the_keep_time(docker_bac
         pytest.fail("the session nobody came back to is still there")
     async with terminal(me) as term:
         assert await term.command('echo "[$LEFT_BEHIND]"', r"^(\[.*\])$") == "[]"
+
+
+async def test_opening_terminals_too_often_is_refused_naming_the_limit(docker_backend, settings):
+    settings.PODIUM_RATE_TERMINALS_PER_ATTENDEE = (2, 600)
+    me = await new_session()
+    for _ in range(2):  # a page that closes and opens its terminal, or a script that does
+        async with terminal(me) as term:
+            assert await term.command("echo open", r"^(open)$") == "open"
+    async with terminal(me, open=False) as term:
+        await term.send(type="open", cols=80, rows=24)
+        ended = await term.until_message("terminal.ended")
+        assert ended["reason"] == "refused"
+        assert re.fullmatch(
+            r"Too many terminal opens: try again in \d+ s "
+            r"\(at most 2 in 600 s: PODIUM_RATE_TERMINALS_PER_ATTENDEE=2/600\)\.",
+            ended["message"],
+        ), ended["message"]
+
+
+async def test_a_tabs_new_socket_takes_over_the_attach_its_old_socket_still_holds(docker_backend, settings):
+    """A page whose network dropped opens a new socket; the server may not have seen the old one die. The same
+    tab's new socket takes the old one's place instead of being refused by PODIUM_TERMINALS_PER_ATTENDEE."""
+    settings.PODIUM_TERMINALS_PER_ATTENDEE = 1
+    me = await new_session()
+    async with terminal(me, tab="tab-one-0001") as old:
+        await old.command("export BEFORE_THE_DROP=kept; echo set", r"^(set)$")
+        async with terminal(me, tab="tab-one-0001") as new:
+            assert await new.command("echo $BEFORE_THE_DROP", r"^(kept)$") == "kept"  # the same shell
+            ended = await old.until_message("terminal.ended")
+            assert ended["reason"] == "replaced" and "opened again from this browser tab" in ended["message"]
+            with pytest.raises(ConnectionError):
+                await old.receive()
+            attendee = await database_sync_to_async(Attendee.objects.get)(session_key=me, deck_slug=SLUG)
+            assert (await terminal_status_of(attendee=attendee)).typing == 1
+            # Another tab is another terminal: the limit still holds for it.
+            async with terminal(me, tab="tab-two-0002", open=False) as other:
+                await other.send(type="open", cols=80, rows=24, tab="tab-two-0002")
+                refused = await other.until_message("terminal.ended")
+                assert refused["reason"] == "refused" and "PODIUM_TERMINALS_PER_ATTENDEE=1" in refused["message"]
+            assert await new.command("echo still-mine", r"^(still-mine)$") == "still-mine"
+
+
+async def test_a_resize_sent_while_the_terminal_opens_reaches_the_shell(docker_backend):
+    """The panel settles its size while the sandbox is being attached (the socket opened with the first guess):
+    the shell gets the settled size, or a full-screen program would draw at the wrong one."""
+    me = await new_session()
+    async with terminal(me, open=False) as term:
+        await term.send(type="open", cols=80, rows=24)
+        await term.send(type="resize", cols=131, rows=13)
+        await term.until_message("terminal.ready")
+        assert await term.command("tput cols; tput lines", r"^(\d+\n\d+)$") == "131\n13"

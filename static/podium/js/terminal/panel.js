@@ -41,6 +41,27 @@ const stored = {
   },
 };
 
+/**
+ * This browser tab's id (kept across reloads, as sessionStorage is per tab): the server lets a socket of the tab
+ * take the place of the tab's earlier one, which a dropped network may have left open there. `renew` makes a new
+ * one (a copy of the tab has the same id until it does).
+ */
+function tabId(renew = false) {
+  const key = "podium-terminal:tab";
+  const fresh = () =>
+    Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, "0")).join("");
+  try {
+    let id = renew ? null : window.sessionStorage.getItem(key);
+    if (!id) {
+      id = fresh();
+      window.sessionStorage.setItem(key, id);
+    }
+    return id;
+  } catch {
+    return fresh(); // storage refused: a reload is then a new tab to the server
+  }
+}
+
 /** The font size for a window of this height, in CSS pixels, before the reader's own adjustment. */
 function baseFontSize() {
   return Math.max(12, Math.min(22, Math.round(window.innerHeight / 48)));
@@ -58,6 +79,7 @@ export function startTerminalPanel(config) {
   const watched = panel.querySelector(".term-watched");
   const reader = panel.querySelector(".term-sr");
   const grip = panel.querySelector(".term-grip");
+  const reopen = panel.querySelector(".term-reopen");
   const buttons = Array.from(document.querySelectorAll("[data-terminal-toggle]"));
   const openKey = `open:${config.slug}`;
   let term = null;
@@ -97,6 +119,7 @@ export function startTerminalPanel(config) {
       term.focus();
       return;
     }
+    reopen.hidden = true;
     if (config.unavailable) {
       say(config.unavailable);
       return;
@@ -126,14 +149,24 @@ export function startTerminalPanel(config) {
     term.onResize(({ cols, rows }) => session && session.resize(cols, rows));
     say("Opening…");
     session = connectTerminal(config.url, term, {
+      tab: tabId(),
       on: {
         status: say,
         ready: () => say(""),
         watched(count) {
           watched.hidden = count === 0;
         },
-        ended(message) {
+        ended(message, reason) {
+          // A copy of this tab holds the attach now: opening the terminal here again must not take it back.
+          if (reason === "replaced") tabId(true);
           say(message);
+          // What is left is a picture of the shell: no cursor, no keys; "Open again" starts over.
+          term.options.disableStdin = true;
+          term.options.cursorBlink = false;
+          term.options.cursorStyle = "underline";
+          term.options.cursorInactiveStyle = "none";
+          reopen.hidden = false;
+          if (panel.contains(document.activeElement)) reopen.focus();
           watched.hidden = true;
           session = null;
           stored.set(openKey, false);
@@ -198,6 +231,7 @@ export function startTerminalPanel(config) {
 
   for (const button of buttons) button.addEventListener("click", () => (panel.hidden ? open() : close()));
   panel.querySelector(".term-close").addEventListener("click", close);
+  reopen.addEventListener("click", () => open());
   panel.querySelector(".term-smaller").addEventListener("click", () => font(-1));
   panel.querySelector(".term-larger").addEventListener("click", () => font(1));
   reader.addEventListener("change", () => {

@@ -11,10 +11,11 @@ const RETRY_MS = [500, 1000, 2000, 4000, 8000];
 
 /**
  * Connect `term` (an xterm.js Terminal) to the terminal socket at `path`. `readOnly`: keys are never sent.
- * `on.status(text)`, `on.ready()`, `on.watched(count)`, `on.ended(message)` report to the panel.
- * Returns { resize(cols, rows), close() }.
+ * `tab`: this browser tab's id, so that a new socket of the tab takes the place of its earlier one on the server.
+ * `on.status(text)`, `on.ready()`, `on.watched(count)`, `on.ended(message, reason)` report to the panel, and
+ * `on.size(cols, rows)` (watching) the watched terminal's size. Returns { resize(cols, rows), close() }.
  */
-export function connectTerminal(path, term, { readOnly = false, on }) {
+export function connectTerminal(path, term, { readOnly = false, tab = null, on }) {
   let socket = null;
   let ended = false;
   let closedByPage = false;
@@ -34,7 +35,9 @@ export function connectTerminal(path, term, { readOnly = false, on }) {
     const mine = socket;
     socket.addEventListener("open", () => {
       on.status(attempt ? "Reattaching to your shell…" : "Opening…");
-      send({ type: "open", cols: size.cols, rows: size.rows });
+      const opening = { type: "open", cols: size.cols, rows: size.rows };
+      if (tab) opening.tab = tab;
+      send(opening);
     });
     socket.addEventListener("message", (event) => {
       if (typeof event.data !== "string") {
@@ -82,6 +85,9 @@ export function connectTerminal(path, term, { readOnly = false, on }) {
         break;
       case "terminal.watched":
         on.watched(message.watching || 0);
+        break;
+      case "terminal.size":
+        if (on.size) on.size(message.cols, message.rows);
         break;
       case "terminal.ended":
         ended = true;

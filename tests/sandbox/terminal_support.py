@@ -32,6 +32,11 @@ class TerminalPage:
         self.closed: int | None = None
 
     @property
+    def printed(self) -> str:
+        """Everything printed so far as it came, escape sequences included."""
+        return self._output
+
+    @property
     def text(self) -> str:
         """Everything printed so far without escape sequences, carriage returns removed."""
         return ESCAPES.sub("", self._output).replace("\r", "")

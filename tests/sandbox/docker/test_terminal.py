@@ -7,6 +7,7 @@ would read on the screen.
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 from channels.db import database_sync_to_async
@@ -131,3 +132,24 @@ async def test_a_session_nobody_came_back_to_ends_after_the_keep_time(docker_bac
         pytest.fail("the session nobody came back to is still there")
     async with terminal(me) as term:
         assert await term.command('echo "[$LEFT_BEHIND]"', r"^(\[.*\])$") == "[]"
+
+
+async def test_a_reattach_replays_the_last_output_up_to_its_cap(docker_backend):
+    me = await new_session()
+    async with terminal(me) as term:  # ~390 KB of output: more than the session keeps (256 KiB)
+        await term.command("seq -f cap-%g 1 40000; echo cap-done", r"^(cap-done)$")
+    async with terminal(me) as term:
+        await term.until_text(r"^cap-done$")
+        assert term.raw <= 256 * 1024
+        assert re.search(r"^cap-40000$", term.text, re.MULTILINE)  # the last lines are back
+        assert not re.search(r"^cap-1$", term.text, re.MULTILINE)  # the first are gone
+        assert "\x1b[2J" not in term.printed and "\x1b[H\x1b[J" not in term.printed  # nothing clears the screen
+
+
+async def test_two_pages_of_one_attendee_share_the_one_shell(docker_backend):
+    me = await new_session()
+    async with terminal(me) as first, terminal(me) as second:
+        await first.command("export SHARED=one-shell; echo from-first-$((1+1))", r"^(from-first-2)$")
+        await second.until_text(r"^from-first-2$")
+        assert await second.command("echo $SHARED", r"^(one-shell)$") == "one-shell"
+        await first.until_text(r"^one-shell$")

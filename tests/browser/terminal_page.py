@@ -130,6 +130,9 @@ def terminal_flow(page, server: PodiumServer, screenshots: Path, name: str) -> N
     assert narrow < wide and narrow == page.evaluate("() => window.podiumTerminal.cols")
     page.set_viewport_size({"width": 1366, "height": 768})
 
+    # More output than the server sends ahead of what the page acknowledged (PODIUM_TERMINAL_WINDOW, 256 KiB):
+    # it all comes, as the page acknowledges it in steps.
+    command(page, "seq 50000 | tr '\\n' ' '; echo; echo big-$((10+20))", "(big-30)")
     command(page, "seq -f scroll-%g 80; export MINE=kept", "(scroll-80)")
     command(page, "echo marker-$((40+2))", "(marker-42)")
     deck_open(page)  # a reload: the panel comes back on the same shell, its scrollback with it

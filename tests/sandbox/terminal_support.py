@@ -25,6 +25,8 @@ class TerminalPage:
     def __init__(self, socket: WebsocketCommunicator, *, ack: bool = True) -> None:
         self.socket = socket
         self.ack = ack  # acknowledge output as a page does once it has shown it
+        self.ack_every = 1  # as the page: acknowledge once this many bytes are shown (terminal.ready says)
+        self._shown = 0
         self.messages: list[dict] = []
         self.raw = 0
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
@@ -57,7 +59,10 @@ class TerminalPage:
             self.raw += len(frame["bytes"])
             self._output += self._decoder.decode(frame["bytes"])
             if self.ack:
-                await self.send(type="ack", bytes=len(frame["bytes"]))
+                self._shown += len(frame["bytes"])
+                if self._shown >= self.ack_every:
+                    await self.send(type="ack", bytes=self._shown)
+                    self._shown = 0
         else:
             self.messages.append(json.loads(frame["text"]))
 
@@ -120,6 +125,7 @@ async def terminal(session_key: str | None, *, slug: str = SLUG, path: str = "",
             await page.send(type="open", cols=cols, rows=rows)
             ready = await page.until_message_either("terminal.ready", "terminal.ended")
             assert ready["type"] == "terminal.ready", ready
+            page.ack_every = ready["ack_every"]
         yield page
     finally:
         await socket.disconnect(timeout=WAIT)

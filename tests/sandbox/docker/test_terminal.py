@@ -109,12 +109,13 @@ async def test_a_page_that_lags_stops_the_reading(docker_backend, settings):
     settings.PODIUM_TERMINAL_WINDOW = 16 * 1024
     me = await new_session()
     async with terminal(me, ack=False) as term:
+        assert term.ack_every == 2 * 1024  # the page acknowledges in eighths of the window, not every frame
         await term.type("seq 1 300000; echo the-end\r")
         await term.silence()  # the server stopped sending: the page acknowledged nothing
         assert 16 * 1024 <= term.raw <= 16 * 1024 + 64 * 1024 + 4096
         assert "the-end" not in term.text.split("seq 1 300000; echo the-end")[-1]
         term.ack = True
-        await term.send(type="ack", bytes=term.raw)  # the page caught up: the rest comes
+        await term.send(type="ack", bytes=term.raw)  # the page caught up: the rest comes, acknowledged in steps
         await term.until_text(r"^the-end$")
 
 

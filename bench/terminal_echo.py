@@ -2,9 +2,10 @@
 
 A real daphne server (bench/bench_server.py) with the bench deck; one attendee (a browser-like session) whose
 first run creates the sandbox opens /ws/decks/run-bench/terminal/ as the page does ({"type": "open"}, output
-acknowledged as shown). Each sample types one letter as a binary frame and times until the frame that echoes
-it arrives (`echo_*`): websocket → daphne → the exec's socket → podium-enter → dtach → script → bash, and
-back. Every 40 letters a Ctrl+U clears the line (not timed).
+acknowledged in steps of "ack_every" bytes, as the page does). Each sample types one letter as a binary frame
+and times until the frame that echoes it arrives (`echo_*`; the clock stops when the frame arrives):
+websocket → daphne → the exec's socket → podium-enter → podium-shell → bash, and back. Every 40 letters a
+Ctrl+U clears the line (not timed).
 
 Baseline in the same run, in the same workspace container: a raw TTY exec of bash through the engine API
 (what `docker exec -it` does, through podium-enter as every attendee's command), one letter at a time, timed
@@ -34,43 +35,69 @@ CLEAR_EVERY = 40
 WAIT_S = 30  # one echo; never reached unless something is broken
 
 
-async def _terminal_open(server: support.BenchServer, session_key: str):
+class TerminalSocket:
+    """The page's terminal socket: output acknowledged as the page does (static/podium/js/terminal/session.js)."""
+
+    def __init__(self, socket_) -> None:
+        self.socket = socket_
+        self.ack_every = 1
+        self.shown = 0
+
+    async def send(self, data) -> None:
+        await self.socket.send(data)
+
+    async def close(self) -> None:
+        await self.socket.close()
+
+    async def output(self, wait: float) -> tuple[bytes | None, float]:
+        """The next output frame (acknowledged once `ack_every` bytes are shown; None for a JSON message) and
+        when it arrived (before any ack it brings is sent)."""
+        frame = await asyncio.wait_for(self.socket.recv(), wait)
+        arrived = time.perf_counter()
+        if not isinstance(frame, bytes):
+            return None, arrived
+        self.shown += len(frame)
+        if self.shown >= self.ack_every:
+            await self.socket.send(json.dumps({"type": "ack", "bytes": self.shown}))
+            self.shown = 0
+        return frame, arrived
+
+
+async def _terminal_open(server: support.BenchServer, session_key: str) -> TerminalSocket:
     socket_ = await bench.websocket_open(
         port=server.port, path=f"/ws/decks/{support.SLUG}/terminal/", session_key=session_key
     )
     await socket_.send(json.dumps({"type": "open", "cols": 120, "rows": 30}))
+    terminal = TerminalSocket(socket_)
     while True:
         frame = await asyncio.wait_for(socket_.recv(), support.RECV_TIMEOUT_S)
         if isinstance(frame, str):
             message = json.loads(frame)
             if message["type"] == "terminal.ready":
+                terminal.ack_every = max(1, int(message.get("ack_every", 1)))
                 break
             if message["type"] in ("terminal.ended", "error"):
                 raise RuntimeError(f"the terminal was refused: {message}")
-    await _quiet(socket_)
-    return socket_
+    await _quiet(terminal)
+    return terminal
 
 
-async def _quiet(socket_, seconds: float = 0.5) -> None:
+async def _quiet(terminal: TerminalSocket, seconds: float = 0.5) -> None:
     """Read (and acknowledge) until nothing came for `seconds`."""
     while True:
         try:
-            frame = await asyncio.wait_for(socket_.recv(), seconds)
+            await terminal.output(seconds)
         except TimeoutError:
             return
-        if isinstance(frame, bytes):
-            await socket_.send(json.dumps({"type": "ack", "bytes": len(frame)}))
 
 
-async def _echo(socket_, letter: str) -> float:
+async def _echo(terminal: TerminalSocket, letter: str) -> float:
     started = time.perf_counter()
-    await socket_.send(letter.encode())
+    await terminal.send(letter.encode())
     while True:
-        frame = await asyncio.wait_for(socket_.recv(), WAIT_S)
-        if isinstance(frame, bytes):
-            await socket_.send(json.dumps({"type": "ack", "bytes": len(frame)}))
-            if letter.encode() in frame:
-                return time.perf_counter() - started
+        frame, arrived = await terminal.output(WAIT_S)
+        if frame is not None and letter.encode() in frame:
+            return arrived - started
 
 
 class RawTty:

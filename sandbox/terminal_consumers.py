@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import uuid
 
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 
 from config.ratelimit import client_address
@@ -75,6 +78,35 @@ class TerminalSocket(AsyncWebsocketConsumer):
 
     async def _attach(self, *, cols: int, rows: int) -> TerminalPipe:
         raise NotImplementedError
+
+    async def __call__(self, scope, receive, send) -> None:
+        # As Channels' AsyncConsumer.__call__, but for how messages come in. Channels awaits the page's and the
+        # channel layer's through one dispatcher that wraps every receive in a task of its own and wakes through
+        # asyncio.wait: a loop turn more per keystroke, and a keystroke waits while a group message is handled.
+        # Here each source has a loop of its own that awaits it directly (each keeps its order).
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        sources = [receive]
+        if self.channel_layer is not None:
+            self.channel_name = await self.channel_layer.new_channel()
+            self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
+            sources.append(self.channel_receive)
+        self.base_send = send
+        loops = [asyncio.ensure_future(self._dispatch_each(source)) for source in sources]
+        try:
+            done, _ = await asyncio.wait(loops, return_when=asyncio.FIRST_COMPLETED)
+            for loop in done:
+                if not loop.cancelled() and not isinstance(loop.exception(), StopConsumer | None):
+                    raise loop.exception()
+        finally:
+            for loop in loops:
+                loop.cancel()
+                with contextlib.suppress(asyncio.CancelledError, StopConsumer):
+                    await loop
+
+    async def _dispatch_each(self, receive) -> None:
+        while True:
+            await self.dispatch(await receive())
 
     async def _resized(self, *, cols: int, rows: int) -> None:
         """The PTY was just given this size (by this socket's open or resize)."""
@@ -171,7 +203,7 @@ class TerminalSocket(AsyncWebsocketConsumer):
                 await pipe.resize(cols=self._size[0], rows=self._size[1])
                 await self._resized(cols=self._size[0], rows=self._size[1])
             status = await terminal_status_of(attendee=self.attendee)
-            await self._json(protocol.ready(watching=status.watching))
+            await self._json(protocol.ready(watching=status.watching, ack_every=pipe.ack_every))
             reason = await pipe.run(self._output)
         finally:  # whatever happened, this attach ends: it no longer counts against the attendee's limit
             await self._detach()

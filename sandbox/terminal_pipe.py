@@ -7,7 +7,9 @@ Output is read in one of two ways, whichever the backend's terminal allows:
 - else by a thread of its own blocked in `Terminal.read` (the Kubernetes exec's websocket client).
 Either way reading stops while the page has more than PODIUM_TERMINAL_WINDOW bytes it has not acknowledged,
 and goes on once it has caught up to half of that: a slow browser never grows the server's memory, and the
-PTY then holds up the program that writes, as a slow terminal would.
+PTY then holds up the program that writes, as a slow terminal would. The page acknowledges in steps of an
+eighth of the window (`ack_every`), not every frame: a keystroke's echo then brings no ack to process, and
+reading always resumes (what the page holds back is less than half a window).
 """
 
 from __future__ import annotations
@@ -42,11 +44,16 @@ class TerminalPipe:
         self._may_read = threading.Event()
         self._may_read.set()
         self._chunks: asyncio.Queue[bytes | None] = asyncio.Queue()
-        self._typed = asyncio.Event()
+        self._typed_at = 0.0  # the event loop's time of the last keystroke
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._raw = terminal.raw_socket()
         self._reading = False  # raw mode: whether the loop watches the socket
+
+    @property
+    def ack_every(self) -> int:
+        """How many shown bytes the page may gather before it acknowledges them (an eighth of the window)."""
+        return max(1, self.window // 8)
 
     @property
     def unacknowledged(self) -> int:
@@ -89,12 +96,14 @@ class TerminalPipe:
             await send(b"".join(parts))
 
     async def _idle_watch(self) -> None:
+        # A keystroke only notes the time (nothing wakes per key); this sleeps until the time runs out from then.
+        loop = asyncio.get_running_loop()
+        self._typed_at = loop.time()
         while True:
-            self._typed.clear()
-            try:
-                await asyncio.wait_for(self._typed.wait(), timeout=self.idle)
-            except TimeoutError:
+            left = self._typed_at + self.idle - loop.time()
+            if left <= 0:
                 return
+            await asyncio.sleep(left)
 
     # -- raw mode: the event loop reads the exec's socket -----------------------------------------------
     def _readable(self) -> None:
@@ -161,7 +170,8 @@ class TerminalPipe:
                 f"That paste is {len(data):,} bytes; the terminal takes at most {limit:,} at once "
                 "(PODIUM_TERMINAL_INPUT_MAX). Paste it in parts, or put it in a file with a Run.",
             )
-        self._typed.set()
+        if self._loop is not None:
+            self._typed_at = self._loop.time()
         if self._raw is not None and self._loop is not None:
             try:
                 await self._loop.sock_sendall(self._raw, data)

@@ -12,12 +12,16 @@ Client -> server
                                        socket takes the place of the attach its earlier socket still holds
   resize    {"cols", "rows"}           the panel's new size in characters: the PTY follows
   ack       {"bytes"}                  the page has shown that many more bytes of output (flow control: past
-                                       PODIUM_TERMINAL_WINDOW unacknowledged bytes the server stops reading)
+                                       PODIUM_TERMINAL_WINDOW unacknowledged bytes the server stops reading);
+                                       sent once at least "ack_every" bytes (terminal.ready) are shown and not
+                                       acknowledged yet, so a keystroke's echo costs no ack
 
 Server -> client
   binary frame                         terminal output, raw bytes (may split a UTF-8 character: decode as a stream)
   terminal.status  {"message"}         a sentence while the sandbox is made
-  terminal.ready   {"watching"}        attached; "watching": how many read-only viewers (the presenter) it has
+  terminal.ready   {"watching", "ack_every"}
+                                       attached; "watching": how many read-only viewers (the presenter) it has;
+                                       "ack_every": the bytes an ack may wait for (an eighth of the window)
   terminal.watched {"watching"}        that number changed
   terminal.size    {"cols", "rows"}    (watch sockets only) the watched terminal's size, before its first output
                                        and after each resize: draw at that size, as the attendee's screen is
@@ -42,9 +46,9 @@ def status(*, message: str) -> dict:
     return {"type": "terminal.status", "message": message}
 
 
-def ready(*, watching: int) -> dict:
-    """`terminal.ready`: attached; `watching` read-only viewers."""
-    return {"type": "terminal.ready", "watching": watching}
+def ready(*, watching: int, ack_every: int) -> dict:
+    """`terminal.ready`: attached; `watching` read-only viewers; acks may wait for `ack_every` bytes."""
+    return {"type": "terminal.ready", "watching": watching, "ack_every": ack_every}
 
 
 def watched(*, watching: int) -> dict:

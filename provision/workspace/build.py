@@ -34,6 +34,7 @@ CONTEXT_FILES = (
     "podium-engine",
     "podium-agent",
     "podium-enter.c",
+    "podium-shell.c",
     "shell-prelude.sh",
     "podium-terminal",
     "terminal-rc.sh",

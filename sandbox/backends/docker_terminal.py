@@ -1,10 +1,10 @@
-"""The Docker backend's terminal: a `docker exec` with a TTY of `podium-terminal` in the workspace container.
+"""The Docker backend's terminal: a `docker exec` with a TTY of `podium-shell` in the workspace container.
 
 The exec goes through the same entry as runs (`runner.as_attendee`: podium-enter in userns mode), so the
 shell is the attendee's, in their namespaces, and sees the same files. The hijacked exec socket carries
 raw bytes both ways (a TTY has no stdout/stderr framing); resizing is the engine's exec resize, which sets
 the PTY's size and so sends SIGWINCH to what runs in it. The engine never ends an exec whose client went
-away, so closing detaches through a second exec (`podium-terminal detach`).
+away, so closing detaches through a second exec (`podium-shell detach`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ READ_SIZE = 64 * 1024
 
 
 class DockerTerminal(Terminal):
-    """One attached `podium-terminal` exec with a TTY."""
+    """One attached `podium-shell` exec with a TTY."""
 
     def __init__(self, api: docker.APIClient, container: str, request: TerminalRequest, *, security: str) -> None:
         self._api, self._container, self._request, self._security = api, container, request, security

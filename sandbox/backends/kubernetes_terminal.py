@@ -1,9 +1,9 @@
-"""The Kubernetes backend's terminal: an exec with a TTY of `podium-terminal` in the workspace pod.
+"""The Kubernetes backend's terminal: an exec with a TTY of `podium-shell` in the workspace pod.
 
 Like `kubectl exec -it`: the exec's websocket carries the keystrokes on channel 0, the TTY's output on channel
 1, the end on channel 3 and the PTY's size on channel 4 ({"Width", "Height"}). An exec has no environment of
 its own, so the terminal's goes in front of the command through `env`. Closing detaches through a second exec
-(`podium-terminal detach`), as on Docker.
+(`podium-shell detach`), as on Docker.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ DETACH_TIMEOUT = 15.0  # seconds
 
 
 class KubernetesTerminal(Terminal):
-    """One attached `podium-terminal` exec with a TTY in a workspace pod."""
+    """One attached `podium-shell` exec with a TTY in a workspace pod."""
 
     def __init__(self, backend, namespace: str, request: TerminalRequest) -> None:
         self._backend, self._namespace, self._request = backend, namespace, request

@@ -52,6 +52,20 @@ def screen(page) -> str:
     )
 
 
+def on_screen(page) -> list[str]:
+    """The terminal's visible lines (its screen, without the scrollback above it)."""
+    return page.evaluate(
+        """() => {
+          const term = window.podiumTerminal, buffer = term.buffer.active, lines = [];
+          for (let y = buffer.viewportY; y < buffer.viewportY + term.rows; y += 1) {
+            const line = buffer.getLine(y);
+            lines.push(line ? line.translateToString(true) : "");
+          }
+          return lines;
+        }"""
+    )
+
+
 ANSWER = """([typed, pattern, seen]) => {
   const buffer = window.podiumTerminal.buffer.active;
   const lines = [];
@@ -92,7 +106,7 @@ def open_terminal(page) -> None:
 
 def terminal_flow(page, server: PodiumServer, screenshots: Path, name: str) -> None:
     """What an attendee does with the terminal: a Run moves to /tmp; ` opens the terminal there; it computes,
-    resizes with the window, keeps Esc; a reload finds the same shell and its scrollback; Shift+Esc then `
+    resizes with the window, keeps Esc; a reload finds the same shell, its scrollback and its screen; Shift+Esc then `
     close it. Screenshots `name`.png and `name`-reattached.png in `screenshots`."""
     deck_open(page, server.url(f"/decks/{SLUG}/"))
     show_slide(page, MOVE)
@@ -121,6 +135,9 @@ def terminal_flow(page, server: PodiumServer, screenshots: Path, name: str) -> N
     assert narrow < wide and seen[-1] == narrow, (wide, narrow, seen)
     page.set_viewport_size({"width": 1366, "height": 768})
 
+    # More output than the server sends ahead of what the page acknowledged (PODIUM_TERMINAL_WINDOW, 256 KiB):
+    # it all comes, as the page acknowledges it in steps.
+    command(page, "seq 50000 | tr '\\n' ' '; echo; echo big-$((10+20))", "(big-30)")
     command(page, "seq -f scroll-%g 80; export MINE=kept", "(scroll-80)")
     command(page, "echo marker-$((40+2))", "(marker-42)")
     deck_open(page)  # a reload: the panel comes back on the same shell, its scrollback with it
@@ -133,6 +150,8 @@ def terminal_flow(page, server: PodiumServer, screenshots: Path, name: str) -> N
           return lines.includes("scroll-3") && lines.includes("marker-42");
         }"""
     )
+    # The screen is as it was before the reload, not only the scrollback: the last lines are on it.
+    assert "marker-42" in on_screen(page)
     page.locator("#term-panel .xterm-helper-textarea").focus()
     assert command(page, "echo $MINE", r"(kept)") == "kept"
     page.screenshot(path=str(screenshots / f"{name}-reattached.png"))

@@ -25,11 +25,18 @@ class TerminalPage:
     def __init__(self, socket: WebsocketCommunicator, *, ack: bool = True) -> None:
         self.socket = socket
         self.ack = ack  # acknowledge output as a page does once it has shown it
+        self.ack_every = 1  # as the page: acknowledge once this many bytes are shown (terminal.ready says)
+        self._shown = 0
         self.messages: list[dict] = []
         self.raw = 0
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._output = ""
         self.closed: int | None = None
+
+    @property
+    def printed(self) -> str:
+        """Everything printed so far as it came, escape sequences included."""
+        return self._output
 
     @property
     def text(self) -> str:
@@ -52,7 +59,10 @@ class TerminalPage:
             self.raw += len(frame["bytes"])
             self._output += self._decoder.decode(frame["bytes"])
             if self.ack:
-                await self.send(type="ack", bytes=len(frame["bytes"]))
+                self._shown += len(frame["bytes"])
+                if self._shown >= self.ack_every:
+                    await self.send(type="ack", bytes=self._shown)
+                    self._shown = 0
         else:
             self.messages.append(json.loads(frame["text"]))
 
@@ -129,6 +139,7 @@ async def terminal(
             await page.send(type="open", cols=cols, rows=rows, **({"tab": tab} if tab else {}))
             ready = await page.until_message_either("terminal.ready", "terminal.ended")
             assert ready["type"] == "terminal.ready", ready
+            page.ack_every = ready["ack_every"]
         yield page
     finally:
         await socket.disconnect(timeout=WAIT)

@@ -24,10 +24,9 @@ from tests.sandbox.terminal_support import terminal
 
 def test_the_command_lines_name_the_client_and_the_keep_time():
     request = TerminalRequest(client="abc_1-2", cols=90, rows=33, keep=120.7)
-    assert attach_command(request) == ["/usr/local/bin/podium-terminal", "attach", "abc_1-2"]
-    assert attach_command(TerminalRequest(client="w", watch=True))[1] == "watch"
-    assert detach_command(request) == ["/usr/local/bin/podium-terminal", "detach", "abc_1-2", "120"]
-    assert attach_environment(request)["PODIUM_TERMINAL_ROWS"] == "33"
+    assert attach_command(request) == ["/usr/local/bin/podium-shell", "attach", "abc_1-2", "120"]
+    assert attach_command(TerminalRequest(client="w", watch=True)) == ["/usr/local/bin/podium-shell", "watch", "w"]
+    assert detach_command(request) == ["/usr/local/bin/podium-shell", "detach", "abc_1-2", "120"]
     assert attach_environment(request)["TERM"] == "xterm-256color"
 
 

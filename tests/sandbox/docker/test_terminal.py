@@ -109,12 +109,13 @@ async def test_a_page_that_lags_stops_the_reading(docker_backend, settings):
     settings.PODIUM_TERMINAL_WINDOW = 16 * 1024
     me = await new_session()
     async with terminal(me, ack=False) as term:
+        assert term.ack_every == 2 * 1024  # the page acknowledges in eighths of the window, not every frame
         await term.type("seq 1 300000; echo the-end\r")
         await term.silence()  # the server stopped sending: the page acknowledged nothing
         assert 16 * 1024 <= term.raw <= 16 * 1024 + 64 * 1024 + 4096
         assert "the-end" not in term.text.split("seq 1 300000; echo the-end")[-1]
         term.ack = True
-        await term.send(type="ack", bytes=term.raw)  # the page caught up: the rest comes
+        await term.send(type="ack", bytes=term.raw)  # the page caught up: the rest comes, acknowledged in steps
         await term.until_text(r"^the-end$")
 
 
@@ -183,3 +184,24 @@ async def test_a_resize_sent_while_the_terminal_opens_reaches_the_shell(docker_b
         await term.send(type="resize", cols=131, rows=13)
         await term.until_message("terminal.ready")
         assert await term.command("tput cols; tput lines", r"^(\d+\n\d+)$") == "131\n13"
+
+
+async def test_a_reattach_replays_the_last_output_up_to_its_cap(docker_backend):
+    me = await new_session()
+    async with terminal(me) as term:  # ~390 KB of output: more than the session keeps (256 KiB)
+        await term.command("seq -f cap-%g 1 40000; echo cap-done", r"^(cap-done)$")
+    async with terminal(me) as term:
+        await term.until_text(r"^cap-done$")
+        assert term.raw <= 256 * 1024
+        assert re.search(r"^cap-40000$", term.text, re.MULTILINE)  # the last lines are back
+        assert not re.search(r"^cap-1$", term.text, re.MULTILINE)  # the first are gone
+        assert "\x1b[2J" not in term.printed and "\x1b[H\x1b[J" not in term.printed  # nothing clears the screen
+
+
+async def test_two_pages_of_one_attendee_share_the_one_shell(docker_backend):
+    me = await new_session()
+    async with terminal(me) as first, terminal(me) as second:
+        await first.command("export SHARED=one-shell; echo from-first-$((1+1))", r"^(from-first-2)$")
+        await second.until_text(r"^from-first-2$")
+        assert await second.command("echo $SHARED", r"^(one-shell)$") == "one-shell"
+        await first.until_text(r"^one-shell$")

@@ -1,8 +1,10 @@
 // One terminal socket with an xterm.js terminal on it: the protocol of sandbox/terminal_protocol.py.
 //
 // Output arrives as binary frames and goes to xterm.js as bytes (it decodes UTF-8 across frames); once
-// xterm.js has drawn a frame, its size is acknowledged ("ack"), so the server never runs more than its window
-// ahead of this page (flow control). Keystrokes and pastes go back as binary frames; a resize as JSON.
+// xterm.js has drawn a frame, its size counts as shown, and once "ack_every" bytes (from terminal.ready) are
+// shown they are acknowledged ("ack"), so the server never runs more than its window ahead of this page (flow
+// control) while a keystroke's small echo costs no ack. Keystrokes and pastes go back as binary frames; a
+// resize as JSON.
 
 const encoder = new TextEncoder();
 
@@ -23,6 +25,8 @@ export function connectTerminal(path, term, { readOnly = false, tab = null, on }
   let size = { cols: term.cols, rows: term.rows };
   let ready = false;
   let early = []; // keys typed before the shell was attached, sent once it is
+  let ackEvery = 1; // bytes shown before they are acknowledged (the server says, in terminal.ready)
+  let shown = 0; // bytes shown and not acknowledged yet
 
   const send = (message) => {
     if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
@@ -34,6 +38,7 @@ export function connectTerminal(path, term, { readOnly = false, tab = null, on }
     socket.binaryType = "arraybuffer";
     const mine = socket;
     socket.addEventListener("open", () => {
+      shown = 0;
       on.status(attempt ? "Reattaching to your shell…" : "Opening…");
       const opening = { type: "open", cols: size.cols, rows: size.rows };
       if (tab) opening.tab = tab;
@@ -42,7 +47,14 @@ export function connectTerminal(path, term, { readOnly = false, tab = null, on }
     socket.addEventListener("message", (event) => {
       if (typeof event.data !== "string") {
         const bytes = new Uint8Array(event.data);
-        term.write(bytes, () => send({ type: "ack", bytes: bytes.length }));
+        term.write(bytes, () => {
+          if (socket !== mine) return; // shown after a reconnect: the new socket owes the server nothing
+          shown += bytes.length;
+          if (shown >= ackEvery) {
+            send({ type: "ack", bytes: shown });
+            shown = 0;
+          }
+        });
         return;
       }
       let message;
@@ -78,6 +90,7 @@ export function connectTerminal(path, term, { readOnly = false, tab = null, on }
       case "terminal.ready":
         attempt = 0;
         ready = true;
+        ackEvery = Math.max(1, Number(message.ack_every) || 1);
         for (const bytes of early) socket.send(bytes);
         early = [];
         on.ready();

@@ -16,7 +16,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from config.fanout import fanout_join, fanout_leave
 from config.ratelimit import client_address
-from config.websocket import BadFrame, frame_json
+from config.websocket import BadFrame, DirectDispatch, frame_json
 from deck.errors import DeckFileError, DeckNotFound
 from sandbox import protocol
 from sandbox.admission import sandbox_admission_check
@@ -60,7 +60,7 @@ FORWARDED = frozenset(
 )
 
 
-class RunConsumer(AsyncJsonWebsocketConsumer):
+class RunConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):
     """One attendee's page of one deck, at /ws/decks/<slug>/runs/."""
 
     attendee: Attendee | None = None
@@ -247,8 +247,7 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
 
     # -- events of the attendee's group, passed on as they are ----------------------------------
     async def dispatch(self, message: dict) -> None:
-        # The base class first closes stale database connections, a hop to the one thread database calls
-        # share, for every message; a forwarded event touches no database, and a fast run sends many.
+        # A forwarded event goes straight out (a fast run sends many); DirectDispatch: no database hop either way.
         kind = message.get("type")
         if kind in FORWARDED:
             if kind == "run.output":

@@ -26,7 +26,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from config.ratelimit import client_address
-from config.websocket import BadFrame, frame_json
+from config.websocket import BadFrame, DirectDispatch, frame_json
 from deck.errors import DeckFileError, DeckNotFound
 from sandbox import terminal_protocol as protocol
 from sandbox.errors import RunRefused, SandboxError
@@ -49,7 +49,7 @@ from sandbox.terminals import terminal_attach, terminal_size, terminal_status_of
 TAKE_OVER_WAIT = 15
 
 
-class TerminalSocket(AsyncWebsocketConsumer):
+class TerminalSocket(DirectDispatch, AsyncWebsocketConsumer):
     """What both terminal sockets share: framing, open/resize/ack, the pipe's life, the end in words.
 
     A subclass sets `attendee` in `connect` (None refuses everything) and says how to attach (`_attach`).
@@ -110,15 +110,6 @@ class TerminalSocket(AsyncWebsocketConsumer):
 
     async def _resized(self, *, cols: int, rows: int) -> None:
         """The PTY was just given this size (by this socket's open or resize)."""
-
-    async def dispatch(self, message: dict) -> None:
-        # Channels first closes stale database connections on every message, a hop to the one thread all short
-        # database calls of the process share: a keystroke would wait behind everyone's. Keystrokes and acks
-        # touch no database (opening does, through database_sync_to_async, which closes them itself).
-        if message["type"] == "websocket.receive":
-            await self.websocket_receive(message)
-            return
-        await super().dispatch(message)
 
     async def _refuse(self, code: int, message: str) -> None:
         await self.accept()  # a refusal says why in words, then closes

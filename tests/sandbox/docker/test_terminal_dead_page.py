@@ -16,13 +16,13 @@ import random
 import socket
 import struct
 import time
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
 
 from tests.docker_helpers import docker_remove_labelled
 from tests.live_server import PodiumServer, live_server
+from tests.sandbox.live_runs import session_of
 from tests.sandbox.runs_support import RUNS_DECKS, SECURITY, SLUG
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -48,16 +48,6 @@ def server(tmp_path_factory, docker_client) -> Iterator[PodiumServer]:
             yield server
         finally:
             docker_remove_labelled(docker_client, label=f"podium.instance={instance}")
-
-
-def session_of(server: PodiumServer) -> str:
-    """The `sessionid` the audience page gives a browser."""
-    with urllib.request.urlopen(server.url(f"/decks/{SLUG}/"), timeout=60) as response:  # noqa: S310 - loopback
-        for cookie in response.headers.get_all("Set-Cookie") or []:
-            name, _, rest = cookie.partition("=")
-            if name.strip() == "sessionid":
-                return rest.split(";", 1)[0]
-    raise AssertionError("the audience page set no session cookie")
 
 
 class RawPage:

@@ -18,11 +18,14 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import weakref
 from collections.abc import AsyncIterator, Callable
 
 from django.conf import settings
 
-_turns: dict[int, CreationTurns] = {}  # event loop id → its turns (tests run many loops)
+# event loop → its turns (tests run many loops). Keyed by the loop itself, not its id: a new loop may get a
+# closed one's id, and with it turns still counted as held by tasks that died with that loop.
+_turns: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 class CreationTurns:
@@ -71,7 +74,7 @@ class CreationTurns:
 
 def creation_turns() -> CreationTurns:
     """This loop's turns, at the PODIUM_SANDBOX_CREATIONS in force."""
-    key = id(asyncio.get_running_loop())
+    key = asyncio.get_running_loop()
     turns = _turns.get(key)
     if turns is None or turns.at_once != settings.PODIUM_SANDBOX_CREATIONS:
         if turns is not None and (turns.running or turns.waiting):

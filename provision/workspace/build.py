@@ -36,7 +36,6 @@ CONTEXT_FILES = (
     "podium-enter.c",
     "podium-shell.c",
     "shell-prelude.sh",
-    "podium-terminal",
     "terminal-rc.sh",
 )
 MATERIAL = ("sample_app", "k8s")

@@ -199,6 +199,7 @@ class RunTiming:
     accepted: float | None = None
     started: float | None = None
     first_output: float | None = None
+    last_output: float | None = None
     finished: float | None = None
     output_bytes: int = 0
     messages: int = 0
@@ -236,6 +237,7 @@ async def run_block(socket_, block: str, *, limit_s: float = RECV_TIMEOUT_S) -> 
         elif kind == "run.output":
             if timing.first_output is None:
                 timing.first_output = now
+            timing.last_output = now
             timing.output_bytes += len(message["data"].encode("utf-8"))
             timing.messages += 1
             timing.seq_ok = timing.seq_ok and message["seq"] == expected_seq

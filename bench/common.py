@@ -303,6 +303,12 @@ def cpu_busy(before: tuple[int, int], after: tuple[int, int]) -> float:
     return round(1 - (after[1] - before[1]) / total, 3) if total > 0 else 0.0
 
 
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) process `pid` has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def mem_available() -> int:
     """The host's MemAvailable (/proc/meminfo), in bytes."""
     line = next(line for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemAvailable"))

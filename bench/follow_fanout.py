@@ -78,12 +78,6 @@ def slide_of(k: int) -> int:
     return 2 + k % (SLIDES - 1)
 
 
-def process_cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) process `pid` has used so far, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 # -- a client process: a share of the followers ---------------------------------------------------------
 def client_main(conn, ports: list[int], first: int, count: int) -> None:
     """Hold `count` followers; report each goto's arrival times, then this process's CPU time during the gotos."""
@@ -164,7 +158,7 @@ async def measure(ports: list[int], servers: list[int], cookie: str, clients: li
     first_ms: list[float] = []
     last_ms: list[float] = []
     missing = 0
-    server_cpu = [process_cpu_s(pid) for pid in servers]
+    server_cpu = [bench.process_cpu_s(pid) for pid in servers]
     for k in range(gotos):
         slide = slide_of(k)
         got: list[float] = []
@@ -185,7 +179,7 @@ async def measure(ports: list[int], servers: list[int], cookie: str, clients: li
         # The presenter's own echo of the goto.
         echo = json.loads(await asyncio.wait_for(presenter.recv(), GOTO_TIMEOUT_S))
         assert echo == {"type": "position", "slide": slide, "live": True}, echo
-    server_cpu_s = sum(process_cpu_s(pid) for pid in servers) - sum(server_cpu)
+    server_cpu_s = sum(bench.process_cpu_s(pid) for pid in servers) - sum(server_cpu)
 
     client_cpu_s = 0.0
     for _, conn, _ in clients:

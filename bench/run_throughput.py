@@ -14,7 +14,8 @@ the same workspace container (found by its labels through the docker SDK):
 - `raw_stream_*`: raw exec of `seq 1 2000000` streamed to this SDK client
   (exec_start stream+demux) until its exit code.
 
-Medians of the repeats; `ws_vs_raw_stream_ratio` and `ws_vs_raw_devnull_ratio`
+`server_cpu_ms_per_run`: the daphne process's CPU time (all its threads) during the
+websocket runs, averaged. Medians of the repeats otherwise; `ws_vs_raw_stream_ratio` and `ws_vs_raw_devnull_ratio`
 compare total times.
 
     .venv/bin/python bench/run_throughput.py [--repeat 3]
@@ -39,13 +40,16 @@ OUTPUT_CAP = 32 * 1024 * 1024
 
 
 async def measure(server: support.BenchServer, repeat: int) -> dict:
+    server_cpu_s = 0.0
     async with support.attendee_warm(server) as attendee:
         api, container = attendee.api, attendee.container
         seq = ["seq", "1", str(LINES)]
 
-        ws_s, ws_first, messages, devnull_s, stream_s = [], [], [], [], []
+        ws_s, ws_started, ws_first, ws_last, messages, devnull_s, stream_s = [], [], [], [], [], [], []
         for index in range(repeat):
+            cpu_before = bench.process_cpu_s(server.process.pid)
             timing = await support.run_block(attendee.socket, support.BLOCK_SEQ, limit_s=300)
+            server_cpu_s += bench.process_cpu_s(server.process.pid) - cpu_before
             if timing.end.get("status") != "ok" or timing.end.get("truncated"):
                 raise RuntimeError(f"the seq run did not stream completely: {timing.end}")
             if timing.output_bytes != EXPECTED_BYTES or not timing.seq_ok:
@@ -54,7 +58,9 @@ async def measure(server: support.BenchServer, repeat: int) -> dict:
                     f"sequence numbers {'in order' if timing.seq_ok else 'OUT OF ORDER'}"
                 )
             ws_s.append(timing.finished)
+            ws_started.append(timing.started)
             ws_first.append(timing.first_output)
+            ws_last.append(timing.last_output)
             messages.append(timing.messages)
             seconds, _, code = await asyncio.to_thread(
                 bench.raw_exec_total, api, container, ["sh", "-c", f"seq 1 {LINES} > /dev/null"], stream=False
@@ -78,10 +84,13 @@ async def measure(server: support.BenchServer, repeat: int) -> dict:
         "session_via": server.session_via,
         "security": support.SECURITY,
         "ws_total_s": round(ws, 3),
+        "ws_started_ms": round(statistics.median(ws_started) * 1000, 1),
         "ws_first_output_ms": round(statistics.median(ws_first) * 1000, 1),
+        "ws_last_output_ms": round(statistics.median(ws_last) * 1000, 1),
         "ws_bytes_per_s": round(EXPECTED_BYTES / ws),
         "ws_mb_per_s": round(EXPECTED_BYTES / ws / 1e6, 2),
         "ws_messages": round(statistics.median(messages)),
+        "server_cpu_ms_per_run": round(server_cpu_s / repeat * 1000, 1),
         "raw_stream_total_s": round(streamed, 3),
         "raw_stream_mb_per_s": round(EXPECTED_BYTES / streamed / 1e6, 2),
         "raw_devnull_total_s": round(devnull, 3),

@@ -8,15 +8,16 @@ the same workspace container (found by its labels through the docker SDK):
 
 - `ws_*`: from sending {"type": "run"} to run.finished at the websocket
   client, with the bytes of run.output text it received (checked complete and
-  in sequence);
+  in sequence); `ws_started_ms`, `ws_first_output_ms` and `ws_last_output_ms`
+  say when run.started and the first and last run.output arrived;
 - `raw_devnull_*`: raw exec of `sh -c 'seq 1 2000000 > /dev/null'` until its
   exit code (the command's own cost, no output moved);
 - `raw_stream_*`: raw exec of `seq 1 2000000` streamed to this SDK client
   (exec_start stream+demux) until its exit code.
 
-`server_cpu_ms_per_run`: the daphne process's CPU time (all its threads) during the
-websocket runs, averaged. Medians of the repeats otherwise; `ws_vs_raw_stream_ratio` and `ws_vs_raw_devnull_ratio`
-compare total times.
+`server_cpu_ms_per_run`: the daphne process's CPU time (all its threads) during
+the websocket runs, averaged. Medians of the repeats otherwise;
+`ws_vs_raw_stream_ratio` and `ws_vs_raw_devnull_ratio` compare total times.
 
     .venv/bin/python bench/run_throughput.py [--repeat 3]
 

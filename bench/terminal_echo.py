@@ -12,6 +12,11 @@ Baseline in the same run, in the same workspace container: a raw TTY exec of bas
 the same way (`raw_echo_*`); the two are interleaved so both see the same load. `echo_p99_ratio` =
 echo_p99_ms / raw_echo_p99_ms (the goal: at most 1.5).
 
+Second baseline, interleaved too: the same client through a bare Python websocket relay in front of a raw TTY
+exec (bench/ws_tty_relay.py, a process of its own): `floor_echo_*`, the least any terminal with a Python
+websocket server in front of `docker exec -it` costs. `echo_vs_floor_p50_ratio` / `_p99_ratio` compare
+Podium's terminal with it; `floor_p99_ratio` compares it with the raw exec.
+
     .venv/bin/python bench/terminal_echo.py [--keys 200]
 
 Needs a Docker engine and the workspace image (`manage.py sandbox prepare`). Removes its sandbox and stops
@@ -24,8 +29,10 @@ import argparse
 import asyncio
 import json
 import string
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 import bench_server as support
 import common as bench
@@ -134,33 +141,71 @@ class RawTty:
         self.socket.close()
 
 
+def _relay_start(container: str) -> tuple[subprocess.Popen, int]:
+    """Start bench/ws_tty_relay.py for `container`; its process and port once it listens."""
+    port = bench.free_port()
+    command = [sys.executable, str(Path(__file__).with_name("ws_tty_relay.py")), "--container", container]
+    relay = subprocess.Popen(
+        [*command, "--port", str(port), "--security", support.SECURITY], stdout=subprocess.PIPE, text=True
+    )
+    if relay.stdout.readline() != "ready\n":
+        relay.kill()
+        raise RuntimeError("the websocket relay did not start")
+    return relay, port
+
+
+def _relay_stop(relay: subprocess.Popen) -> None:
+    relay.terminate()
+    relay.wait(timeout=15)
+
+
+async def _floor_open(container: str) -> tuple[subprocess.Popen, TerminalSocket]:
+    """The bare relay to `container` and the client's socket to it, as quiet as the terminal's."""
+    relay, port = await asyncio.to_thread(_relay_start, container)
+    floor = TerminalSocket(await bench.websocket_open(port=port, path="/"))
+    await _quiet(floor)
+    return relay, floor
+
+
 async def measure(server: support.BenchServer, keys: int) -> dict:
     async with support.attendee_warm(server) as attendee:
         terminal = await _terminal_open(server, next(iter(server.sessions)))  # the one attendee's session
         raw = await asyncio.to_thread(RawTty, attendee.api, attendee.container)
-        echo, raw_echo = [], []
+        relay, floor = await _floor_open(attendee.container)
+        echo, raw_echo, floor_echo = [], [], []
         try:
             for index in range(keys):
                 letter = LETTERS[index % len(LETTERS)]
                 echo.append(await _echo(terminal, letter) * 1000)
                 raw_echo.append(await asyncio.to_thread(raw.echo, letter) * 1000)
+                floor_echo.append(await _echo(floor, letter) * 1000)
                 if (index + 1) % CLEAR_EVERY == 0:
-                    await terminal.send(b"\x15")
-                    await _quiet(terminal, 0.3)
+                    for socket_ in (terminal, floor):
+                        await socket_.send(b"\x15")
+                        await _quiet(socket_, 0.3)
                     await asyncio.to_thread(raw.socket.sendall, b"\x15")
                     await asyncio.to_thread(raw.quiet, 0.3)
-                    bench.say(f"{index + 1}/{keys}: last echo {echo[-1]:.1f} ms, raw {raw_echo[-1]:.1f} ms")
+                    bench.say(
+                        f"{index + 1}/{keys}: last echo {echo[-1]:.1f} ms, raw {raw_echo[-1]:.1f} ms, "
+                        f"bare relay {floor_echo[-1]:.1f} ms"
+                    )
         finally:
             await terminal.close()
+            await floor.close()
+            await asyncio.to_thread(_relay_stop, relay)
             await asyncio.to_thread(raw.close)
     figures = {
         "keys": keys,
         "security": support.SECURITY,
         **bench.p50_p99("echo_{p}_ms", echo, digits=2),
         **bench.p50_p99("raw_echo_{p}_ms", raw_echo, digits=2),
+        **bench.p50_p99("floor_echo_{p}_ms", floor_echo, digits=2),
     }
     figures["echo_p50_ratio"] = bench.ratio(figures["echo_p50_ms"], figures["raw_echo_p50_ms"])
     figures["echo_p99_ratio"] = bench.ratio(figures["echo_p99_ms"], figures["raw_echo_p99_ms"])
+    figures["floor_p99_ratio"] = bench.ratio(figures["floor_echo_p99_ms"], figures["raw_echo_p99_ms"])
+    figures["echo_vs_floor_p50_ratio"] = bench.ratio(figures["echo_p50_ms"], figures["floor_echo_p50_ms"])
+    figures["echo_vs_floor_p99_ratio"] = bench.ratio(figures["echo_p99_ms"], figures["floor_echo_p99_ms"])
     return figures
 
 

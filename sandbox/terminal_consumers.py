@@ -25,6 +25,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from config.frames import frame_writer, text_frame
 from config.ratelimit import client_address
 from config.websocket import BadFrame, DirectDispatch, frame_json
 from deck.errors import DeckFileError, DeckNotFound
@@ -204,7 +205,12 @@ class TerminalSocket(DirectDispatch, AsyncWebsocketConsumer):
         await self._end(reason, message)
 
     async def _output(self, data: bytes) -> None:
-        if not self._gone:
+        if self._gone:
+            return
+        # Straight onto daphne's connection when it has nothing waiting (config/frames.py): an echo then
+        # leaves on this turn of the loop, not a later one.
+        writer = frame_writer(self.scope)
+        if writer is None or not writer.write(text_frame(data)):
             await self.send(bytes_data=data)
 
     async def _end(self, reason: str, message: str) -> None:

@@ -6,9 +6,11 @@ is a `Link`: `chunks()` yields the agent's output as (stream, bytes) pieces cut 
 stdout, anything else its own diagnostics, logged), `send(bytes)` writes to its stdin (OSError when it
 cannot), `close()` ends it. `Agent` puts the frames together in a reader thread and hands each run's
 frames to that run's `RunFeed`; an agent whose link ends fails the runs it had, and `Agents` opens a new
-one for the next run. A workspace whose agent would not start is remembered, and its runs go through one
-exec each. `agent_execute` runs a request through an agent with the same cap, timeout, cancel and kill as
-an exec per run (run_output.py).
+one for the next run. A run the lost agent had not started yet (version 2 agents say when each starts) is
+given to the new agent, once (`Agents.execute`): the first run after an agent died (killed, or its exec
+stream closed by the kubelet after hours idle) no longer fails for it. A workspace whose agent would not
+start is remembered, and its runs go through one exec each. `agent_execute` runs a request through an agent
+with the same cap, timeout, cancel and kill as an exec per run (run_output.py).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ log = logging.getLogger(__name__)
 AGENT = "/usr/local/bin/podium-agent"
 HEADER = struct.Struct(">IBI")
 STREAMS = {1: "stdout", 2: "stderr"}
-END, FAILED, HELLO = 3, 4, 0
+END, FAILED, STARTED, HELLO = 3, 4, 5, 0
 HELLO_TIMEOUT = 10.0  # seconds for a new agent to say it is there
 
 
@@ -45,6 +47,10 @@ class AgentMissing(Exception):
     def __init__(self, message: str, *, gone: bool = False) -> None:
         super().__init__(message)
         self.gone = gone
+
+
+class AgentStopped(SandboxError):
+    """The agent stopped before it started the run: nothing of it ran, and a new agent may take it."""
 
 
 class Link(Protocol):
@@ -62,6 +68,7 @@ class RunFeed:
         self._items: queue.Queue = queue.Queue()
         self.exit_code: int | None = None
         self.output_bytes = 0
+        self.started = False  # the agent said it started the run (or sent something of it)
 
     def put(self, item) -> None:
         self._items.put(item)
@@ -74,6 +81,8 @@ class RunFeed:
             elif isinstance(item, dict):
                 self.exit_code, self.output_bytes = item.get("code"), int(item.get("bytes") or 0)
                 return
+            elif isinstance(item, AgentStopped):
+                raise item
             else:
                 raise SandboxError(str(item))
 
@@ -87,6 +96,7 @@ class Agent:
         self._feeds: dict[int, RunFeed] = {}
         self._next = 0
         self.dead: str | None = None
+        self.says_starts = False  # a version 2 agent, which says when it started each run
         self._hello = threading.Event()
         threading.Thread(target=self._read, name=f"agent-{name[:20]}", daemon=True).start()
         if not self._hello.wait(HELLO_TIMEOUT) or self.dead:
@@ -97,7 +107,7 @@ class Agent:
         feed = RunFeed()
         with self._write_lock:
             if self.dead:
-                raise SandboxError(f"the workspace's agent stopped: {self.dead}")
+                raise AgentStopped(f"the workspace's agent stopped: {self.dead}")
             self._next += 1
             self._feeds[self._next] = feed
             line = json.dumps({"id": self._next, "kind": kind, "run_id": run_id, "env": env, "cap": cap})
@@ -105,7 +115,7 @@ class Agent:
                 self._link.send(line.encode() + b"\n")
             except OSError as error:
                 self._die(f"writing to it failed: {error}", locked=True)
-                raise SandboxError(f"the workspace's agent stopped: {error}") from None
+                raise AgentStopped(f"the workspace's agent stopped: {error}") from None
         return feed
 
     def close(self) -> None:
@@ -137,16 +147,21 @@ class Agent:
 
     def _dispatch(self, number: int, kind: int, payload: bytes) -> None:
         if kind == HELLO:
+            version = payload.rsplit(b" ", 1)[-1]
+            self.says_starts = version.isdigit() and int(version) >= 2
             self._hello.set()
             return
         feed = self._feeds.get(number)
         if feed is None:
             return
+        feed.started = True  # whatever comes of a run, it was started
         if kind in STREAMS:
             feed.put((STREAMS[kind], payload))
         elif kind == END:
             del self._feeds[number]
             feed.put(json.loads(payload))
+        elif kind == STARTED:
+            pass
         elif kind == FAILED:
             del self._feeds[number]
             feed.put(payload.decode(errors="replace"))
@@ -157,7 +172,10 @@ class Agent:
             feeds, self._feeds = self._feeds, {}
         self._hello.set()
         for feed in feeds.values():
-            feed.put(f"the workspace's agent stopped: {why}")
+            if self.says_starts and not feed.started:
+                feed.put(AgentStopped(f"the workspace's agent stopped before it started the run: {why}"))
+            else:
+                feed.put(f"the workspace's agent stopped: {why}")
 
 
 class Agents:
@@ -196,6 +214,20 @@ class Agents:
                 self._agents[workspace] = agent
             return agent
 
+    def execute(self, workspace: str, open_agent: Callable[[], Agent], **follow) -> RunResult | None:
+        """`agent_execute` through the workspace's agent, or None when it has none (run it another way).
+
+        A run the agent stopped before starting (AgentStopped) goes to a new agent, once."""
+        agent = self.get(workspace, open_agent)
+        if agent is None:
+            return None
+        try:
+            return agent_execute(agent, **follow)
+        except AgentStopped as error:
+            log.info("workspace %s: %s; the run goes to a new agent", workspace, error)
+        agent = self.get(workspace, open_agent)  # the stopped one is dead: a new one
+        return None if agent is None else agent_execute(agent, **follow)
+
     def forget(self, workspace: str) -> None:
         with self._lock:
             agent = self._agents.pop(workspace, None)
@@ -223,14 +255,25 @@ def agent_execute(
         env=runner.run_environment(request),
         cap=request.output_cap,
     )
-    ending = frames_follow(
-        feed.frames(),
-        request=request,
-        kill=kill,
-        should_stop=should_stop,
-        on_frame=on_frame or output.write,
-        over_cap=lambda: output.truncated,
-    )
+
+    def kill_started():
+        # Nothing to kill in a run the agent has not started; a kill sent anyway could reach the same run id
+        # handed to a new agent meanwhile (Agents.execute). A kill that comes too soon is sent again later.
+        return None if agent.says_starts and not feed.started else kill()
+
+    try:
+        ending = frames_follow(
+            feed.frames(),
+            request=request,
+            kill=kill_started,
+            should_stop=should_stop,
+            on_frame=on_frame or output.write,
+            over_cap=lambda: output.truncated,
+        )
+    except SandboxError as error:
+        if isinstance(error.__cause__, AgentStopped):  # read from the feed in frames_follow's reader thread
+            raise error.__cause__ from None
+        raise
     return RunResult(
         exit_code=feed.exit_code,
         timed_out=ending.timed_out,

@@ -46,7 +46,7 @@ from sandbox.backends.base import (
     StopCheck,
 )
 from sandbox.backends.config import DockerConfig
-from sandbox.backends.docker_agent import AGENT, Agents, agent_execute, open_agent
+from sandbox.backends.docker_agent import AGENT, Agents, open_agent
 from sandbox.backends.docker_engine import (
     ENGINE_FAILURES,
     container_get,
@@ -145,17 +145,17 @@ class DockerBackend(DockerTerminals, Backend):
         api = self._engine().api
         kill = functools.partial(self._kill, api, container, request.run_id)
         agent_command = runner.as_attendee([AGENT], security=self.config.security)
-        agent = self._agents.get(container, functools.partial(open_agent, api, container, agent_command))
-        if agent is not None:
-            output = OutputCap(request.output_cap, on_output)
-            return agent_execute(agent, request=request, output=output, should_stop=should_stop, kill=kill)
+        output = OutputCap(request.output_cap, on_output)
+        follow = {"request": request, "output": output, "should_stop": should_stop, "kill": kill}
+        result = self._agents.execute(container, functools.partial(open_agent, api, container, agent_command), **follow)
+        if result is not None:
+            return result
         command = runner.as_attendee(
             runner.run_command(kind=request.kind, run_id=request.run_id), security=self.config.security
         )
         with engine_errors("starting your run", container=container, starting=True):
             exec_id = api.exec_create(container, command, environment=runner.run_environment(request))["Id"]
             stream = api.exec_start(exec_id, stream=True, demux=True)
-        output = OutputCap(request.output_cap, on_output)
         try:
             ending = frames_follow(
                 frames(stream),

@@ -16,9 +16,9 @@ from collections.abc import Iterator
 import docker
 import docker.errors
 
-from sandbox.backends.agent_link import AGENT, Agent, AgentMissing, Agents, agent_execute
+from sandbox.backends.agent_link import AGENT, Agent, AgentMissing, Agents
 
-__all__ = ["AGENT", "Agents", "agent_execute", "open_agent"]
+__all__ = ["AGENT", "Agents", "open_agent"]
 
 DOCKER_HEADER = struct.Struct(">BxxxL")
 READ_BUFFER = 256 * 1024  # bytes read from the agent's socket at once, at most

@@ -45,7 +45,7 @@ from kubernetes.client import ApiException
 
 from sandbox.backends import kubernetes_spec as kspec
 from sandbox.backends import runner
-from sandbox.backends.agent_link import Agents, agent_execute
+from sandbox.backends.agent_link import Agents
 from sandbox.backends.base import (
     Backend,
     ManagedSandbox,
@@ -194,10 +194,8 @@ class KubernetesBackend(KubernetesTerminals, Backend):
 
         kill = functools.partial(self._kill, namespace, request.run_id)
         follow = {"request": request, "output": output, "on_frame": on_frame, "should_stop": should_stop, "kill": kill}
-        agent = self._agents.get(namespace, functools.partial(open_agent, self.kube, namespace))
-        if agent is not None:
-            result = agent_execute(agent, **follow)
-        else:
+        result = self._agents.execute(namespace, functools.partial(open_agent, self.kube, namespace), **follow)
+        if result is None:
             command = runner.env_command(request)
             result = exec_run(self._exec_open(namespace, kspec.WORKSPACE_CONTAINER, command), **follow)
         if request.kind == "apply" and not (result.timed_out or result.cancelled):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.backends.agent_link import END, HEADER, HELLO
+from sandbox.backends.agent_link import END, HEADER, HELLO, STARTED
 
 AGENT = Path(__file__).resolve().parents[2] / "provision" / "workspace" / "podium-agent"
 SEQ_BYTES = sum(len(str(n)) + 1 for n in range(1, 300_001))
@@ -38,7 +38,7 @@ class AgentProcess:
         self.next = 0
         self._write = threading.Lock()
         number, kind, payload = self.frame()
-        assert (number, kind, payload) == (0, HELLO, b"podium-agent 1")
+        assert (number, kind, payload) == (0, HELLO, b"podium-agent 2")
 
     def frame(self) -> tuple[int, int, bytes]:
         header = self.process.stdout.read(HEADER.size)
@@ -72,11 +72,18 @@ def agent(tmp_path):
 
 
 def collect(agent: AgentProcess, runs: set[int]) -> dict[int, dict]:
-    """Every frame of `runs` until each has ended: its output per stream, its frames, and its end."""
+    """Every frame of `runs` until each has ended: its output per stream, its frames, and its end (each run says
+    it started before anything else of it)."""
     seen = {number: {"stdout": bytearray(), "stderr": bytearray(), "frames": [], "end": None} for number in runs}
+    started = set()
     while any(seen[number]["end"] is None for number in runs):
         number, kind, payload = agent.frame()
         assert number in seen, f"a frame of run {number}, which was not asked for"
+        if kind == STARTED:
+            assert number not in started and payload == b""
+            started.add(number)
+            continue
+        assert number in started, f"run {number} sent {kind} before it said it started"
         if kind == END:
             seen[number]["end"] = json.loads(payload)
         else:
@@ -109,10 +116,11 @@ def test_fast_output_leaves_in_large_frames_and_the_first_bytes_at_once(agent) -
 
     # A line and then a pause: the line is not held back until more comes or the run ends.
     slow = agent.start("echo first; sleep 1; echo second")
+    assert agent.frame() == (slow, STARTED, b"")
+    assert agent.frame() == (slow, 1, b"first\n")
     number, kind, payload = agent.frame()
-    assert (number, kind, payload) == (slow, 1, b"first\n")
-    seen = collect(agent, {slow})[slow]
-    assert bytes(seen["stdout"]) == b"second\n"
+    assert (number, kind, payload) == (slow, 1, b"second\n")
+    assert agent.frame()[:2] == (slow, END)
 
 
 def test_output_past_the_cap_is_counted_not_sent_and_streams_keep_their_kind(agent) -> None:

@@ -85,9 +85,8 @@ def test_an_agent_killed_in_the_pod_is_replaced_by_the_next_run(backend, make_sa
     in_pod(prepared, backend, state, "pkill", "-KILL", "-f", AGENT)
     assert agents_in(prepared, backend, state) == 0
 
-    after = run(backend, state, 'echo "after $KEPT in $PWD"')  # fails at most this once, while the death is noticed
-    if after.result.exit_code != 0 or not after.output.startswith("after"):
-        after = run(backend, state, 'echo "after $KEPT in $PWD"')
+    # Noticed or not before it, the death does not fail this run: one the lost agent never started is handed on.
+    after = run(backend, state, 'echo "after $KEPT in $PWD"')
     assert (after.output, after.result.exit_code) == ("after yes in /tmp\n", 0)
     assert agents_in(prepared, backend, state) == 1
 

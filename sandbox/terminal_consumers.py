@@ -196,7 +196,7 @@ class TerminalSocket(DirectDispatch, AsyncWebsocketConsumer):
                 await self._resized(cols=self._size[0], rows=self._size[1])
             status = await terminal_status_of(attendee=self.attendee)
             await self._json(protocol.ready(watching=status.watching, ack_every=pipe.ack_every))
-            reason = await pipe.run(self._output)
+            reason = await pipe.run(self._output, write=self._output_now)
         finally:  # whatever happened, this attach ends: it no longer counts against the attendee's limit
             await self._detach()
         if self._replaced:
@@ -205,13 +205,16 @@ class TerminalSocket(DirectDispatch, AsyncWebsocketConsumer):
         await self._end(reason, message)
 
     async def _output(self, data: bytes) -> None:
-        if self._gone:
-            return
-        # Straight onto daphne's connection when it has nothing waiting (config/frames.py): an echo then
-        # leaves on this turn of the loop, not a later one.
-        writer = frame_writer(self.scope)
-        if writer is None or not writer.write(text_frame(data)):
+        if not self._output_now(data):
             await self.send(bytes_data=data)
+
+    def _output_now(self, data: bytes) -> bool:
+        """Put output straight onto daphne's connection when it has nothing waiting (config/frames.py), so an
+        echo leaves on this turn of the loop; False when it must go the ASGI way."""
+        if self._gone:
+            return True  # nothing more goes to a socket that was closed
+        writer = frame_writer(self.scope)
+        return writer is not None and writer.write(text_frame(data))
 
     async def _end(self, reason: str, message: str) -> None:
         if self._gone:

@@ -49,6 +49,8 @@ class TerminalPipe:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._raw = terminal.raw_socket()
         self._reading = False  # raw mode: whether the loop watches the socket
+        self._write: Callable[[bytes], bool] | None = None
+        self._forwarding = False  # the forward task is sending
 
     @property
     def ack_every(self) -> int:
@@ -60,9 +62,15 @@ class TerminalPipe:
         """Bytes sent to the page that it has not acknowledged yet (at most a window and one read more)."""
         return self._unacked
 
-    async def run(self, send: Callable[[bytes], Awaitable[None]]) -> str:
-        """Carry output to `send` until the terminal ends or idles out; returns "exited" or "idle"."""
+    async def run(
+        self, send: Callable[[bytes], Awaitable[None]], *, write: Callable[[bytes], bool] | None = None
+    ) -> str:
+        """Carry output to `send` until the terminal ends or idles out; returns "exited" or "idle".
+
+        `write`, when given, puts output on the connection at once (False when it cannot): raw mode uses it
+        for what it reads while nothing else is on its way, so an echo leaves without a task's turn."""
         self._loop = asyncio.get_running_loop()
+        self._write = write
         if self._raw is not None:
             self._raw.setblocking(False)
             self._read_resume()
@@ -87,13 +95,17 @@ class TerminalPipe:
             if chunk is None:
                 return
             parts = [chunk]
-            while not self._chunks.empty():  # what came meanwhile goes in one frame
-                more = self._chunks.get_nowait()
-                if more is None:
-                    await send(b"".join(parts))
-                    return
-                parts.append(more)
-            await send(b"".join(parts))
+            self._forwarding = True  # until sent, later output must not overtake this
+            try:
+                while not self._chunks.empty():  # what came meanwhile goes in one frame
+                    more = self._chunks.get_nowait()
+                    if more is None:
+                        await send(b"".join(parts))
+                        return
+                    parts.append(more)
+                await send(b"".join(parts))
+            finally:
+                self._forwarding = False
 
     async def _idle_watch(self) -> None:
         # A keystroke only notes the time (nothing wakes per key); this sleeps until the time runs out from then.
@@ -120,6 +132,8 @@ class TerminalPipe:
         self._unacked += len(data)
         if self._unacked >= self.window:
             self._read_pause()  # the page lags: stop reading until it catches up
+        if self._write is not None and not self._forwarding and self._chunks.empty() and self._write(data):
+            return
         self._chunks.put_nowait(data)
 
     def _read_resume(self) -> None:

@@ -276,6 +276,16 @@ def raw_first_byte(api, container: str, command: list[str]) -> tuple[float, floa
     return (first if first is not None else total), total
 
 
+def tty_exec(api, container: str, *, security: str):
+    """A raw TTY exec of the attendee's bash in `container` (what `docker exec -it` is): its socket, blocking."""
+    from sandbox.backends import runner
+
+    command = runner.as_attendee(["bash", "--norc", "--noprofile", "-i"], security=security)
+    exec_id = api.exec_create(container, command, stdin=True, tty=True, environment={"TERM": "xterm-256color"})
+    hijacked = api.exec_start(exec_id["Id"], socket=True, tty=True)
+    return getattr(hijacked, "_sock", hijacked)
+
+
 def raw_exec_total(api, container: str, command: list[str], *, stream: bool) -> tuple[float, int, int | None]:
     """Raw SDK exec of `command` until its exit code: (seconds, output bytes read by this client, exit code)."""
     started = time.perf_counter()

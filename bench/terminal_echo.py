@@ -111,12 +111,7 @@ class RawTty:
     """A raw TTY exec of the attendee's bash in the workspace: what `docker exec -it` is."""
 
     def __init__(self, api, container: str) -> None:
-        from sandbox.backends import runner
-
-        command = runner.as_attendee(["bash", "--norc", "--noprofile", "-i"], security=support.SECURITY)
-        exec_id = api.exec_create(container, command, stdin=True, tty=True, environment={"TERM": "xterm-256color"})
-        hijacked = api.exec_start(exec_id["Id"], socket=True, tty=True)
-        self.socket = getattr(hijacked, "_sock", hijacked)
+        self.socket = bench.tty_exec(api, container, security=support.SECURITY)
         self.socket.settimeout(WAIT_S)
         self.quiet()
 

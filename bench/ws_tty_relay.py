@@ -21,21 +21,10 @@ import common as bench
 from websockets.asyncio.server import serve as websocket_serve
 
 
-def tty_open(container: str, security: str):
-    from sandbox.backends import runner
-
-    api = bench.docker_api()
-    command = runner.as_attendee(["bash", "--norc", "--noprofile", "-i"], security=security)
-    exec_id = api.exec_create(container, command, stdin=True, tty=True, environment={"TERM": "xterm-256color"})
-    hijacked = api.exec_start(exec_id["Id"], socket=True, tty=True)
-    raw = getattr(hijacked, "_sock", hijacked)
-    raw.setblocking(False)
-    return raw
-
-
 async def relay(websocket, container: str, security: str) -> None:
     loop = asyncio.get_running_loop()
-    raw = tty_open(container, security)
+    raw = bench.tty_exec(bench.docker_api(), container, security=security)
+    raw.setblocking(False)
     output: asyncio.Queue[bytes] = asyncio.Queue()
 
     def readable() -> None:

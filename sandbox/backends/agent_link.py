@@ -154,14 +154,12 @@ class Agent:
         feed = self._feeds.get(number)
         if feed is None:
             return
-        feed.started = True  # whatever comes of a run, it was started
+        feed.started = True  # whatever comes of a run (STARTED says only that), it was started
         if kind in STREAMS:
             feed.put((STREAMS[kind], payload))
         elif kind == END:
             del self._feeds[number]
             feed.put(json.loads(payload))
-        elif kind == STARTED:
-            pass
         elif kind == FAILED:
             del self._feeds[number]
             feed.put(payload.decode(errors="replace"))

@@ -16,7 +16,8 @@ the same workspace container (found by its labels through the docker SDK):
   (exec_start stream+demux) until its exit code.
 
 `server_cpu_ms_per_run`: the daphne process's CPU time (all its threads) during
-the websocket runs, averaged. Medians of the repeats otherwise;
+the websocket runs, averaged; `client_cpu_ms_per_run` the same of this process
+(the websocket client that stands for the page). Medians of the repeats otherwise;
 `ws_vs_raw_stream_ratio` and `ws_vs_raw_devnull_ratio` compare total times.
 
     .venv/bin/python bench/run_throughput.py [--repeat 3]
@@ -31,6 +32,7 @@ import argparse
 import asyncio
 import statistics
 import sys
+import time
 
 import bench_server as support
 import common as bench
@@ -41,16 +43,17 @@ OUTPUT_CAP = 32 * 1024 * 1024
 
 
 async def measure(server: support.BenchServer, repeat: int) -> dict:
-    server_cpu_s = 0.0
+    server_cpu_s = client_cpu_s = 0.0
     async with support.attendee_warm(server) as attendee:
         api, container = attendee.api, attendee.container
         seq = ["seq", "1", str(LINES)]
 
         ws_s, ws_started, ws_first, ws_last, messages, devnull_s, stream_s = [], [], [], [], [], [], []
         for index in range(repeat):
-            cpu_before = bench.process_cpu_s(server.process.pid)
+            cpu_before, client_before = bench.process_cpu_s(server.process.pid), time.process_time()
             timing = await support.run_block(attendee.socket, support.BLOCK_SEQ, limit_s=300)
             server_cpu_s += bench.process_cpu_s(server.process.pid) - cpu_before
+            client_cpu_s += time.process_time() - client_before
             if timing.end.get("status") != "ok" or timing.end.get("truncated"):
                 raise RuntimeError(f"the seq run did not stream completely: {timing.end}")
             if timing.output_bytes != EXPECTED_BYTES or not timing.seq_ok:
@@ -92,6 +95,7 @@ async def measure(server: support.BenchServer, repeat: int) -> dict:
         "ws_mb_per_s": round(EXPECTED_BYTES / ws / 1e6, 2),
         "ws_messages": round(statistics.median(messages)),
         "server_cpu_ms_per_run": round(server_cpu_s / repeat * 1000, 1),
+        "client_cpu_ms_per_run": round(client_cpu_s / repeat * 1000, 1),
         "raw_stream_total_s": round(streamed, 3),
         "raw_stream_mb_per_s": round(EXPECTED_BYTES / streamed / 1e6, 2),
         "raw_devnull_total_s": round(devnull, 3),

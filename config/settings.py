@@ -246,6 +246,10 @@ PODIUM_SANDBOX_DISK = env_str("PODIUM_SANDBOX_DISK", "10g")
 PODIUM_SANDBOX_DISK_CHECK_SECONDS = env_int("PODIUM_SANDBOX_DISK_CHECK_SECONDS", 30)
 # The address range the Docker sandboxes' private networks are carved out of (/28 each; the firewall covers it).
 PODIUM_SANDBOX_SUBNET_POOL = env_str("PODIUM_SANDBOX_SUBNET_POOL", "10.210.0.0/16")
+# Docker backend: the folder of this host where each workspace gets a link folder, mounted read-only, through
+# which its agent's output reaches this server without the engine ("" = none: every run's output then goes
+# through the engine's exec stream). Must be the same path for the engine: empty it for an engine elsewhere.
+PODIUM_SANDBOX_LINKS = env_str("PODIUM_SANDBOX_LINKS", str(VAR_DIR / "links"))
 # What `sandbox cull --every` does with every sandbox of this install when it is stopped: keep (they outlive a
 # restart of Podium, which finds them again) or remove (stopping the service leaves none behind: compose's way).
 PODIUM_SANDBOXES_ON_STOP = env_str("PODIUM_SANDBOXES_ON_STOP", "keep")

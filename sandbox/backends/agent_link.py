@@ -36,6 +36,9 @@ HEADER = struct.Struct(">IBI")
 STREAMS = {1: "stdout", 2: "stderr"}
 END, FAILED, STARTED, HELLO = 3, 4, 5, 0
 HELLO_TIMEOUT = 10.0  # seconds for a new agent to say it is there
+# The agent's frames are at most 256 KiB; anything in the workspace could write to its link, so a frame
+# announcing more ends that agent instead of growing this process's memory.
+FRAME_MAX = 1024 * 1024
 
 
 class AgentMissing(Exception):
@@ -135,6 +138,8 @@ class Agent:
                 start = 0
                 while len(buffer) - start >= HEADER.size:
                     number, kind, size = HEADER.unpack_from(buffer, start)
+                    if size > FRAME_MAX:
+                        raise SandboxError(f"a frame of {size:,} bytes, over the {FRAME_MAX:,} an agent sends")
                     end = start + HEADER.size + size
                     if len(buffer) < end:
                         break
@@ -144,6 +149,7 @@ class Agent:
             self._die("its output ended")
         except Exception as error:  # noqa: BLE001 - sockets and websocket clients raise kinds of their own
             self._die(f"reading it failed: {error}")
+            self.close()  # an agent that broke the protocol gets nothing more
 
     def _dispatch(self, number: int, kind: int, payload: bytes) -> None:
         if kind == HELLO:

@@ -129,11 +129,16 @@ class DockerConfig(WorkspaceConfig):
     (when one is configured, each workspace also gets a namespace there)."""
 
     subnet_pool: str = SUBNET_POOL  # PODIUM_SANDBOX_SUBNET_POOL: the /28 sandbox networks are carved out of it
+    links: str = ""  # PODIUM_SANDBOX_LINKS: the workspaces' link folders on this host ("" = none; docker_link.py)
 
     @classmethod
     def from_settings(cls) -> DockerConfig:
         """The Docker backend's configuration, from the settings."""
-        return cls(**cls._settings_fields(), subnet_pool=settings.PODIUM_SANDBOX_SUBNET_POOL)
+        return cls(
+            **cls._settings_fields(),
+            subnet_pool=settings.PODIUM_SANDBOX_SUBNET_POOL,
+            links=settings.PODIUM_SANDBOX_LINKS,
+        )
 
 
 @dataclass(frozen=True)

@@ -1,23 +1,19 @@
 """DockerBackend: each sandbox is a workspace container running its own Docker engine.
 
-Docker-in-docker, as Play with Docker does it: an attendee's `docker build`,
-`docker run --name mysql` and `docker-compose up` go to the engine inside their
-own container, on their own private network, so they behave as on a laptop and
-never collide with another attendee's. The container specs come from
-`docker_spec` (pure); this module sends them and streams runs.
+Docker-in-docker, as Play with Docker does it: an attendee's `docker build`, `docker run --name mysql` and
+`docker-compose up` go to the engine inside their own container, on their own private network, so they behave
+as on a laptop and never collide with another attendee's. The container specs come from `docker_spec` (pure);
+this module sends them and streams runs.
 
-A run is one `docker exec` of the in-sandbox runner (see runner.py), which
-puts the code in a session of its own and writes its id to a pidfile. Cancel
-and timeout are a second exec (`podium-run kill`) that reads that pidfile, so
-any server process can cancel any run. Output
-past the run's `output_cap` is read and dropped, not streamed: the process
-keeps running until it ends, times out or is cancelled (killing it would make
-a long `docker build` fail just for being chatty), and `RunResult.truncated`
-says the output is incomplete.
+A run is the in-sandbox runner (runner.py), started by the workspace's agent (docker_agent.py, over its
+link folder: docker_link.py) or by one `docker exec`; it puts the code in a session of its own and writes its
+id to a pidfile. Cancel and timeout are a second exec (`podium-run kill`) that reads that pidfile, so any
+server process can cancel any run. Output past the run's `output_cap` is dropped, not streamed: the process
+runs on until it ends, times out or is cancelled (a chatty `docker build` must not fail for it), and
+`RunResult.truncated` says the output is incomplete.
 
-The attendee's terminal is a `docker exec` with a TTY (docker_terminal.py). Configured with a
-`DockerConfig` (config.py), built once from the settings.
-Every method blocks on the Docker Engine API; callers use threads.
+The attendee's terminal is a `docker exec` with a TTY (docker_terminal.py). Configured with a `DockerConfig`
+(config.py), built once from the settings. Every method blocks on the Docker Engine API; callers use threads.
 """
 
 from __future__ import annotations
@@ -59,6 +55,7 @@ from sandbox.backends.docker_engine import (
     network_ensure,
     registry_mirror_url,
 )
+from sandbox.backends.docker_link import LinkFolders
 from sandbox.backends.docker_terminal import DockerTerminals
 from sandbox.backends.kube_access import KubeAccess
 from sandbox.backends.run_output import OutputCap, frames_follow
@@ -80,6 +77,8 @@ class DockerBackend(DockerTerminals, Backend):
         super().__init__(config=config)
         self.kube = KubeAccess(self.config.cluster)
         self._agents = Agents()  # runs go through each workspace's podium-agent (docker_agent.py)
+        self._links = LinkFolders(self.config.links)  # where agents connect to this process (docker_link.py)
+        self._agent_command = runner.as_attendee([AGENT], security=self.config.security)
         self._client: docker.DockerClient | None = None
         self._client_lock = threading.Lock()
 
@@ -144,10 +143,10 @@ class DockerBackend(DockerTerminals, Backend):
         container = _container_name(state)
         api = self._engine().api
         kill = functools.partial(self._kill, api, container, request.run_id)
-        agent_command = runner.as_attendee([AGENT], security=self.config.security)
+        agent = functools.partial(open_agent, api, container, self._agent_command, self._links)
         output = OutputCap(request.output_cap, on_output)
         follow = {"request": request, "output": output, "should_stop": should_stop, "kill": kill}
-        result = self._agents.execute(container, functools.partial(open_agent, api, container, agent_command), **follow)
+        result = self._agents.execute(container, agent, **follow)
         if result is not None:
             return result
         command = runner.as_attendee(
@@ -196,6 +195,7 @@ class DockerBackend(DockerTerminals, Backend):
         client = self._engine()
         if state.get("container"):
             self._agents.forget(state["container"])
+            self._links.remove(state["container"])
         with engine_errors("removing the sandbox"):
             if state.get("container"):
                 with contextlib.suppress(docker.errors.NotFound):
@@ -296,6 +296,7 @@ class DockerBackend(DockerTerminals, Backend):
                 security=mode,
                 registry_mirror=self._registry_mirror(client),
                 userns_base=base,
+                link_bind=self._links.bind(names.container),
             )
             try:
                 client.api.create_container(**create)
@@ -354,8 +355,6 @@ class DockerBackend(DockerTerminals, Backend):
     def _destroy_quietly(self, names: spec_.SandboxNames) -> None:
         with contextlib.suppress(Exception):
             self.destroy(state=_state_of(names, None))
-
-    # --- runs ----------------------------------------------------------------------------------------------
 
     def _kill(self, api: docker.APIClient, container: str, run_id: str) -> bool:
         """Kill a run's session with a second exec; False when nothing was left to kill (or the exec failed)."""

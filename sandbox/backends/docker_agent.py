@@ -4,7 +4,8 @@ A `docker exec` per run costs a process start in the container runtime (tens of 
 run's code begins. Instead, this process execs `podium-agent` once per workspace container, keeps its stdin
 and stdout open, and asks it for each run (agent_link.py holds the protocol and the run bookkeeping, shared
 with the Kubernetes backend). This module is the Docker carrier: the attached exec's socket, whose output
-Docker frames by stream.
+Docker frames by stream, or, where the workspace has a link folder (docker_link.py), a socket of this host's
+that the agent connects to: its output then bypasses the engine.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from collections.abc import Iterator
 import docker
 import docker.errors
 
-from sandbox.backends.agent_link import AGENT, Agent, AgentMissing, Agents
+from sandbox.backends.agent_link import AGENT, HELLO_TIMEOUT, Agent, AgentMissing, Agents
+from sandbox.backends.docker_link import LinkFolders, SocketLink, accept
 
 __all__ = ["AGENT", "Agents", "open_agent"]
 
@@ -41,18 +43,27 @@ class DockerLink:
             self.raw.close()
 
 
-def open_agent(api: docker.APIClient, container: str, command: list[str]) -> Agent:
-    """Exec `command` (the agent) in `container` with stdin open; AgentMissing when it cannot be used."""
+def open_agent(api: docker.APIClient, container: str, command: list[str], links: LinkFolders | None = None) -> Agent:
+    """Exec `command` (the agent) in `container` with stdin open; AgentMissing when it cannot be used.
+
+    With the container's link folder in `links`, the agent is asked to connect to a socket there, and speaks
+    over it when it can."""
+    listening = links.listen(container) if links is not None else None
+    if listening is not None:
+        command = [*command, "--link", listening[1]]
     try:
         exec_id = api.exec_create(container, command, stdin=True, stdout=True, stderr=True)["Id"]
         socket = api.exec_start(exec_id, socket=True)
     except docker.errors.APIError as error:
+        if listening is not None:
+            accept(listening[0], None, 0)  # removes its socket
         raise AgentMissing(str(error), gone=error.status_code in (404, 409)) from None
     raw = getattr(socket, "_sock", socket)
     # The client's timeout is for one API call; this socket stays open for as long as the workspace lives,
     # and a run may print nothing for minutes. Waiting here is the reader thread's job.
     raw.settimeout(None)
-    return Agent(DockerLink(raw), container)
+    connection = accept(listening[0], raw, HELLO_TIMEOUT) if listening is not None else None
+    return Agent(DockerLink(raw) if connection is None else SocketLink(connection, raw), container)
 
 
 def _docker_frames(raw) -> Iterator[tuple[int, bytes]]:

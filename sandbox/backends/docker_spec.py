@@ -139,6 +139,7 @@ def container_spec(
     security: str,
     registry_mirror: str,
     userns_base: int = 0,
+    link_bind: str | None = None,
 ) -> dict:
     """Keyword arguments of the low-level `APIClient.create_container` for a sandbox's workspace container.
 
@@ -147,7 +148,8 @@ def container_spec(
     /var/lib/docker is a named volume (the inner engine's overlay2 cannot sit on the container's own
     overlay); nothing else of the host is mounted except, in "capabilities" mode, the cgroup tree.
     Memory and swap share one limit so a hog meets the OOM killer instead of swapping the host.
-    `userns_base` (userns mode, see `userns_base`) is the host uid the attendee's root becomes.
+    `userns_base` (userns mode, see `userns_base`) is the host uid the attendee's root becomes. `link_bind`
+    mounts the workspace's link folder, read-only (docker_link.py).
     """
     names = sandbox_names(spec.sandbox_id)
     memory = parse_bytes(limits.memory)
@@ -161,7 +163,7 @@ def container_spec(
         "Binds": [f"{names.volume}:{DOCKER_DATA}:rw"],
     }
     extra = security_host_config(security)
-    host_config["Binds"] += extra.pop("Binds", [])
+    host_config["Binds"] += extra.pop("Binds", []) + ([link_bind] if link_bind else [])
     host_config.update(extra)
     environment = {
         "PODIUM_REGISTRY_MIRROR": registry_mirror,

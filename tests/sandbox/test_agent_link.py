@@ -153,3 +153,28 @@ def test_an_agent_that_does_not_say_when_runs_start_is_never_retried():
     with pytest.raises(SandboxError, match="agent stopped"):
         execute(Agents(), [old, spare])
     assert spare.requests == []
+
+
+# -- an agent's frames are untrusted --------------------------------------------------------------------------
+class HugeFrameLink(ScriptedLink):
+    """What a workspace's code would send if it could write into the agent's link (it cannot reach the link's
+    socket; this stands in for that): a header announcing 2 GiB, whose payload never comes."""
+
+    def send(self, data: bytes) -> None:
+        request = json.loads(data)
+        self.requests.append(request)
+        self.frames.put((1, HEADER.pack(request["id"], STARTED, 0)))
+        self.frames.put((1, HEADER.pack(request["id"], 1, 2**31)))
+        self.closed = threading.Event()
+
+    def close(self) -> None:
+        super().close()
+        if hasattr(self, "closed"):
+            self.closed.set()
+
+
+def test_an_agent_announcing_a_frame_over_the_cap_is_dropped_at_once():
+    link = HugeFrameLink(2, runs_fine)
+    with pytest.raises(SandboxError, match=r"a frame of 2,147,483,648 bytes, over the 1,048,576"):
+        execute(Agents(), [link])
+    assert link.closed.wait(30)  # and its link is closed: nothing more is read from it

@@ -15,7 +15,8 @@ pytestmark = pytest.mark.docker
 
 # The agent's command line is its interpreter and its path (the counting shell's own mentions the path too).
 AGENTS = (
-    f"for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done | grep -c '^[^ ]*python3 {AGENT} $'"
+    f"for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done "
+    f"| grep -cE '^[^ ]*python3 {AGENT} (--link [^ ]+ )?$'"
 )
 
 

@@ -13,7 +13,9 @@ mask, RFC 6455 §5.1), so `text_frame` builds it once and `FrameWriter.write`
 puts it on each connection: straight into the kernel's socket buffer when
 Twisted has nothing waiting for that socket (what Twisted would do a turn
 later), else behind what is waiting, through Twisted, so a socket's messages
-never overtake each other.
+never overtake each other. A run's output (megabytes a second to one socket)
+takes the same way as the parts of its frame (`binary_frame`), written with
+one `sendmsg` and never joined: the ASGI way copied each byte three times more.
 
 The writer of a socket comes from the `FrameWriters` ASGI middleware
 (config/asgi.py), which recognises daphne's connection behind the `send` it
@@ -41,14 +43,21 @@ def text_frame(message: str | bytes) -> bytes:
     """The unmasked, unfragmented websocket frame a server sends for `message`: a text frame for a str, a
     binary frame for bytes."""
     first, payload = (_TEXT_FIN, message.encode("utf-8")) if isinstance(message, str) else (_BINARY_FIN, message)
-    size = len(payload)
+    return frame_header(first, len(payload)) + payload
+
+
+def binary_frame(*parts: bytes) -> tuple[bytes, ...]:
+    """The frame of a binary message made of `parts`, as its header and the parts: `FrameWriter.write` sends
+    them with one system call, without joining them (a run's output is megabytes a second)."""
+    return (frame_header(_BINARY_FIN, sum(map(len, parts))), *parts)
+
+
+def frame_header(first: int, size: int) -> bytes:
     if size <= 125:
-        header = struct.pack("!BB", first, size)
-    elif size <= 0xFFFF:
-        header = struct.pack("!BBH", first, 126, size)
-    else:
-        header = struct.pack("!BBQ", first, 127, size)
-    return header + payload
+        return struct.pack("!BB", first, size)
+    if size <= 0xFFFF:
+        return struct.pack("!BBH", first, 126, size)
+    return struct.pack("!BBQ", first, 127, size)
 
 
 class FrameWriter:
@@ -59,8 +68,9 @@ class FrameWriter:
     def __init__(self, protocol) -> None:
         self.protocol = protocol
 
-    def write(self, frame: bytes) -> bool:
-        """Put `frame` on the connection; False when it cannot take a ready-made frame (send it the ASGI way).
+    def write(self, frame: bytes | tuple[bytes, ...]) -> bool:
+        """Put `frame` (bytes, or the parts `binary_frame` gives) on the connection; False when it cannot take a
+        ready-made frame (send it the ASGI way).
 
         A connection that is closing drops it, as daphne drops a send to a closed socket (True).
         """
@@ -69,6 +79,7 @@ class FrameWriter:
             return False  # compressed frames differ per socket; autobahn's own queue must keep its order
         if protocol.state != _Autobahn.STATE_OPEN:
             return True
+        parts = (frame,) if isinstance(frame, bytes) else frame
         transport = protocol.transport
         if (
             transport is None
@@ -79,17 +90,27 @@ class FrameWriter:
             or len(transport.dataBuffer) > transport.offset
         ):
             if transport is not None:
-                transport.write(frame)  # behind what waits (or Twisted's TLS), in order
+                transport.writeSequence(parts)  # behind what waits (or Twisted's TLS), in order
             return True
         try:
-            sent = transport.socket.send(frame)
+            sent = transport.socket.sendmsg(parts)
         except BlockingIOError:
             sent = 0
         except OSError:  # the peer went away: Twisted notices it on its own write and closes the connection
             sent = 0
-        if sent < len(frame):
-            transport.write(frame[sent:])
+        rest = _after(parts, sent)
+        if rest:
+            transport.writeSequence(rest)
         return True
+
+
+def _after(parts: tuple[bytes, ...], sent: int) -> list[bytes]:
+    """What of `parts` is left once their first `sent` bytes went out."""
+    for index, part in enumerate(parts):
+        if sent < len(part):
+            return [part[sent:] if sent else part, *parts[index + 1 :]]
+        sent -= len(part)
+    return []
 
 
 def frame_writer(scope: dict) -> FrameWriter | None:

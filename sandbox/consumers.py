@@ -15,6 +15,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from config.fanout import fanout_join, fanout_leave
+from config.frames import binary_frame, frame_writer
 from config.ratelimit import client_address
 from config.websocket import BadFrame, DirectDispatch, frame_json
 from deck.errors import DeckFileError, DeckNotFound
@@ -251,7 +252,10 @@ class RunConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):
         kind = message.get("type")
         if kind in FORWARDED:
             if kind == "run.output":
-                await self.send(bytes_data=protocol.output_frame(message))
+                parts = protocol.output_frame_parts(message)
+                writer = frame_writer(self.scope)  # straight onto daphne's connection, unjoined (config/frames.py)
+                if writer is None or not writer.write(binary_frame(*parts)):
+                    await self.send(bytes_data=b"".join(parts))
             else:
                 await self.send_json(message)
             return

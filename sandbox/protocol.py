@@ -119,8 +119,13 @@ OUTPUT_TYPES = frozenset(("run.output", "presenter.run.output"))
 def output_frame(event: dict) -> bytes:
     """The binary frame of a run.output (or presenter.run.output) message: its other fields as a line of JSON,
     then its "data" as UTF-8 (JSON escapes every newline, so the first newline ends the line)."""
+    return b"".join(output_frame_parts(event))
+
+
+def output_frame_parts(event: dict) -> tuple[bytes, bytes]:
+    """`output_frame` in two parts, not joined: the line of JSON (with its newline) and the data."""
     head = {key: value for key, value in event.items() if key != "data"}
-    return json.dumps(head).encode() + b"\n" + event["data"].encode()
+    return json.dumps(head).encode() + b"\n", event["data"].encode()
 
 
 def frame_of(event: dict) -> dict | bytes:

@@ -196,7 +196,8 @@ class RunStream:
         if not self._buffer or self._stream is None:
             return
         size = len(self._buffer) if limit is None else limit
-        data, self._buffer = bytes(self._buffer[:size]), self._buffer[size:]
+        data = self._buffer[:size]  # one copy (bytes(...) of it would be a second), and the rest moved up
+        del self._buffer[:size]
         await self._emit(self._stream, self._decoders[self._stream].decode(data))
 
     async def _flush_decoders(self) -> None:

@@ -127,7 +127,7 @@ class Agent:
 
     def _read(self) -> None:
         # The carrier cuts the agent's frames into pieces of its own: they are put together here, each byte
-        # copied once into the buffer and once out of it.
+        # copied once into the buffer and once out of it (through a view: slicing the buffer would copy twice).
         buffer = bytearray()
         try:
             for stream, data in self._link.chunks():
@@ -135,21 +135,27 @@ class Agent:
                     log.warning("podium-agent: %s", data.decode(errors="replace").strip())
                     continue
                 buffer += data
-                start = 0
-                while len(buffer) - start >= HEADER.size:
-                    number, kind, size = HEADER.unpack_from(buffer, start)
-                    if size > FRAME_MAX:
-                        raise SandboxError(f"a frame of {size:,} bytes, over the {FRAME_MAX:,} an agent sends")
-                    end = start + HEADER.size + size
-                    if len(buffer) < end:
-                        break
-                    self._dispatch(number, kind, bytes(buffer[start + HEADER.size : end]))
-                    start = end
+                with memoryview(buffer) as view:
+                    start = self._dispatch_all(view)
                 del buffer[:start]
             self._die("its output ended")
         except Exception as error:  # noqa: BLE001 - sockets and websocket clients raise kinds of their own
             self._die(f"reading it failed: {error}")
             self.close()  # an agent that broke the protocol gets nothing more
+
+    def _dispatch_all(self, view: memoryview) -> int:
+        """Dispatch the whole frames at the start of `view`; how many bytes they took."""
+        start = 0
+        while len(view) - start >= HEADER.size:
+            number, kind, size = HEADER.unpack_from(view, start)
+            if size > FRAME_MAX:
+                raise SandboxError(f"a frame of {size:,} bytes, over the {FRAME_MAX:,} an agent sends")
+            end = start + HEADER.size + size
+            if len(view) < end:
+                break
+            self._dispatch(number, kind, bytes(view[start + HEADER.size : end]))
+            start = end
+        return start
 
     def _dispatch(self, number: int, kind: int, payload: bytes) -> None:
         if kind == HELLO:

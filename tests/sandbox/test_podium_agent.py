@@ -7,6 +7,7 @@ container. Its frames are read as the server's Agent reads them (sandbox/backend
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
@@ -30,8 +31,10 @@ class AgentProcess:
         runner.chmod(0o755)
         program = folder / "podium-agent"
         text = AGENT.read_text()
-        assert 'RUNNER = "/usr/local/bin/podium-run"' in text
-        program.write_text(text.replace('RUNNER = "/usr/local/bin/podium-run"', f'RUNNER = "{runner}"'))
+        assert 'RUNNER = "/usr/local/bin/podium-run"' in text and 'RUNS = "/run/podium/runs"' in text
+        self.runs = folder / "runs"
+        text = text.replace('RUNNER = "/usr/local/bin/podium-run"', f'RUNNER = "{runner}"')
+        program.write_text(text.replace('RUNS = "/run/podium/runs"', f'RUNS = "{self.runs}"'))
         self.process = subprocess.Popen(
             [sys.executable, str(program)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
@@ -47,10 +50,11 @@ class AgentProcess:
         assert size <= 1 << 20, f"a frame header out of step with the stream: {header!r}"
         return number, kind, self.process.stdout.read(size)
 
-    def start(self, code: str, *, cap: int = 32 << 20) -> int:
+    def start(self, code: str, *, cap: int = 32 << 20, env: dict | None = None) -> int:
         with self._write:
             self.next += 1
-            line = {"id": self.next, "kind": "shell", "run_id": f"r{self.next}", "env": {"CODE": code}, "cap": cap}
+            env = {"CODE": code, **(env or {})}
+            line = {"id": self.next, "kind": "shell", "run_id": f"r{self.next}", "env": env, "cap": cap}
             self.process.stdin.write(json.dumps(line).encode() + b"\n")
             self.process.stdin.flush()
             return self.next
@@ -132,3 +136,15 @@ def test_output_past_the_cap_is_counted_not_sent_and_streams_keep_their_kind(age
     run = agent.start("echo out; echo err >&2; exit 7")
     seen = collect(agent, {run})[run]
     assert (bytes(seen["stdout"]), bytes(seen["stderr"]), seen["end"]["code"]) == (b"out\n", b"err\n", 7)
+
+
+def test_the_agent_writes_the_runs_code_for_podium_run_and_removes_its_files_once_it_ended(agent) -> None:
+    # podium-run would start base64 (and more) to decode the code; the agent hands it the file instead.
+    chunks = base64.b64encode(b"echo the code\n" * 3000).decode()
+    env = {"PODIUM_CODE_B64_000": chunks[:20000], "PODIUM_CODE_B64_001": chunks[20000:]}
+    code = f'echo "$PODIUM_RUN_FILES ${{PODIUM_CODE_B64_000-gone}}"; cat {agent.runs}/r1.code; : > {agent.runs}/r1.pid'
+    number = agent.start(code, env=env)
+    run = collect(agent, {number})[number]
+    assert run["end"]["code"] == 0
+    assert bytes(run["stdout"]) == b"agent gone\n" + b"echo the code\n" * 3000
+    assert list(agent.runs.iterdir()) == []

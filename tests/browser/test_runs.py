@@ -11,9 +11,11 @@ module's own PODIUM_INSTANCE label and is removed afterwards, pass or fail.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PodiumServer, Watch, deck_open
@@ -202,9 +204,15 @@ def test_presenter_runs_code_in_their_own_sandbox_and_followers_watch_it(
     try:
         page = context.new_page()
         page.on("pageerror", lambda error: module_watch.errors.append(f"{page.url}: {error}"))
+        sockets = SocketLog(page)
         deck_open(page, runs_server.presenter_link)
         # Connected and driving first: on connecting, the presenter view goes to where the talk is.
-        page.wait_for_selector("#status[data-state='live']")
+        try:
+            page.wait_for_selector("#status[data-state='live']")
+        except PlaywrightTimeout:
+            # This wait failed once in a full run (issue 12) and never since: say what the page had instead.
+            status = page.eval_on_selector("#status", "(s) => `${s.dataset.state}: ${s.textContent}`")
+            raise AssertionError(f"the presenter view is not live ({status}); its sockets: {sockets}") from None
         page.evaluate("(n) => { window.location.hash = `#/${n}`; }", PYTHON)
         page.wait_for_selector(f"#stage #slide-{PYTHON}.is-current")
         page.click(f"#stage #slide-{PYTHON} .run-button")
@@ -223,6 +231,35 @@ def test_presenter_runs_code_in_their_own_sandbox_and_followers_watch_it(
         attendee.screenshot(path=str(artifacts_dir / "presenter-run-watched.png"))
     finally:
         context.close()
+
+
+class SocketLog:
+    """When each websocket of `page` opened, got its first frame and closed (ms since the log began)."""
+
+    def __init__(self, page) -> None:
+        self.began = time.monotonic()
+        self.events: list[str] = []
+        page.on("websocket", self._opened)
+
+    def _at(self) -> int:
+        return round((time.monotonic() - self.began) * 1000)
+
+    def _opened(self, socket) -> None:
+        name = socket.url.rsplit("/ws/", 1)[-1]
+        self.events.append(f"{self._at()} ms {name} opening")
+        first = []
+
+        def received(_payload) -> None:
+            if not first:
+                first.append(True)
+                self.events.append(f"{self._at()} ms {name} first frame")
+
+        socket.on("framereceived", received)
+        socket.on("close", lambda _socket: self.events.append(f"{self._at()} ms {name} closed"))
+        socket.on("socketerror", lambda error: self.events.append(f"{self._at()} ms {name} error {error}"))
+
+    def __str__(self) -> str:
+        return "; ".join(self.events) or "none"
 
 
 def test_without_xterm_the_output_is_plain_text_with_a_note(chromium, runs_server) -> None:

@@ -28,114 +28,43 @@ no attendee running), then during the load. Figures:
   phase); `attendees_this_host`: the smaller. Rough: this deck at this pace.
 
     .venv/bin/python bench/room.py [--attendees 4] [--followers 200] [--think 2] [--redis [--workers 1]]
+        [--kill-worker SECONDS]
 
 --redis: its own redis-server on a free port (--save ''), PODIUM_EMBEDDED_WORKER=0, `--workers`
 `manage.py runworker sandbox-runs`. Needs Docker and the workspace image (`manage.py sandbox
 prepare`). On leaving, also on failure, Ctrl-C or SIGTERM: daphne and workers stop, every
 container, network and volume labelled with the instance goes, Redis stops.
+
+--kill-worker S (with --redis): S seconds into the load, at the first moment a run is going on, a worker is
+SIGKILLed and another started at once; a `sandbox cull --every 1` process ends lost runs, and runs beat
+every second (PODIUM_RUN_BEAT_SECONDS=1, so a run is lost after 4 silent seconds). Figures:
+`runs_active_at_kill`; `runs_lost`, the runs whose run.finished says their worker stopped, and
+`lost_runs_ended_after_kill_s_max`; `steps_ok_after_kill` of `steps_after_kill` (clicked after the kill,
+so in sandboxes the killed worker had used) and `step_success_after_kill_ratio` against the steps that
+ended before it; `runs_left_active`, queued or running once every attendee is done (must be 0). An
+attendee whose run was lost runs it again, once, as its message asks (`lost_runs_run_again_ok`); the step
+counts as that second run.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import random
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import bench_server as support
 import common as bench
 import follow_under_load as loop_lag
 import room_join
+from room_server import RoomServer, docker_steps, room_ready
 
 DECK, PROBE, MB = room_join.DECK, "echo hi", 1024 * 1024
 GOTO_TIMEOUT_S, PING_EVERY_S, BASELINE_GOTOS, RAW_EXECS = 15, 0.2, 20, 20
-OPTIONS = ("attendees", "followers", "think", "slide_every", "run_limit", "workers")
-
-
-@dataclass
-class RoomServer:
-    """daphne with the shipped deck and a PODIUM_INSTANCE of its own; with --redis, its own Redis and workers."""
-
-    args: argparse.Namespace
-    instance: str = field(default_factory=lambda: f"bench-room-{uuid.uuid4().hex[:8]}")
-    port: int = 0
-    origin: str = ""
-    folder: Path | None = None
-    processes: list[subprocess.Popen] = field(default_factory=list)  # daphne, then the workers
-    redis: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.folder, self.port = Path(tempfile.mkdtemp(prefix="podium-bench-room-")), bench.free_port()
-        self.origin = f"http://127.0.0.1:{self.port}"
-        env = bench.server_env(folder=self.folder, slides=bench.ROOT / "slides")
-        env |= {"PODIUM_SANDBOX_BACKEND": "docker", "PODIUM_SANDBOX_SECURITY": support.SECURITY}
-        env |= {"PODIUM_BASE_URL": self.origin, "PODIUM_INSTANCE": self.instance, "PODIUM_PRESENTER_TOKEN": ""}
-        env |= {"PODIUM_MAX_SANDBOXES": str(max(50, self.args.attendees + 5)), "PODIUM_EMBEDDED_WORKER": "1"}
-        if self.args.redis:
-            port, log = bench.free_port(), self.folder / "redis.log"
-            command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-            self.redis = subprocess.Popen(command, stdout=log.open("w"), stderr=subprocess.STDOUT)
-            while self.redis.poll() is None and not bench.listening(port):
-                time.sleep(0.1)
-            env |= {"REDIS_URL": f"redis://127.0.0.1:{port}/0", "PODIUM_EMBEDDED_WORKER": "0"}
-        bench.django_setup(env=env, migrate=True)  # this process opens the room and grants the presenter
-        from sandbox.backends.docker import DockerBackend
-
-        bench.backend_checked(DockerBackend())
-        self.processes.append(bench.daphne_start(port=self.port, env=env, log=self.folder / "daphne.log"))
-        for number in range(self.args.workers if self.args.redis else 0):
-            log = (self.folder / f"worker-{number + 1}.log").open("w")
-            command = [sys.executable, "manage.py", "runworker", "sandbox-runs"]
-            self.processes.append(subprocess.Popen(command, cwd=bench.ROOT, env=env, stdout=log, stderr=log))
-
-    def close(self) -> None:
-        """daphne and workers first (nothing in flight makes more), then whatever has the instance's label, Redis."""
-        bench.daphne_stop(self.processes)
-        with contextlib.suppress(Exception):  # no engine: nothing to sweep
-            removed = bench.labelled_remove(label=f"podium.instance={self.instance}")
-            bench.say(f"removed {removed} object(s) left with instance {self.instance}")
-        bench.daphne_stop([self.redis] if self.redis else [])
-        if self.folder is not None:
-            shutil.rmtree(self.folder, ignore_errors=True)
-
-
-def docker_steps() -> tuple[list[str], int]:
-    """The runnable blocks of the deck's "Docker" section, in deck order; and the deck's number of slides."""
-    from deck.selectors import deck_get
-
-    deck, steps, inside = deck_get(slug=DECK), [], False
-    for slide in deck.slides:
-        if slide.is_section:
-            inside = (slide.title or "").strip().lower() == "docker"
-        elif inside:
-            steps += [block.block_id for block in slide.blocks if block.runnable]
-    if not steps:
-        raise SystemExit(f"bench: the deck {DECK} has no runnable block in a section called Docker")
-    return steps, len(deck.slides)
-
-
-def room_ready(server: RoomServer) -> tuple[str, str]:
-    """Open a room of the deck with a place per attendee; grant a session as presenter: (join code, session key)."""
-    from django.contrib.sessions.backends.db import SessionStore
-
-    from deck.services import presenter_grant, talk_get_or_create, talk_presenter_token
-    from rooms.services import room_open
-
-    room = room_open(deck_slug=DECK, capacity=server.args.attendees)
-    talk, session = talk_get_or_create(deck_slug=DECK), SessionStore()
-    if not presenter_grant(session=session, talk=talk, token=talk_presenter_token(talk=talk)):
-        raise SystemExit("bench: the presenter grant was refused")
-    session.save()
-    return room.code, session.session_key
+OPTIONS = ("attendees", "followers", "think", "slide_every", "run_limit", "workers", "kill_worker")
 
 
 async def follow_open(port: int, session_key: str | None = None):
@@ -215,6 +144,9 @@ class Click:
     message: str = ""
     seqs: list[int] = field(default_factory=list)
     last_seq: int | None = None  # run.finished's count of the output messages sent
+    finished: float | None = None
+    superseded: bool = False  # a run lost with its worker, run again (the step is the second run)
+    again: bool = False  # that second run
     tail: str = ""
 
     def error_line(self) -> str:  # a failed run's last 2 lines (the last is often "See '… --help'."), else why
@@ -251,6 +183,7 @@ async def click(socket_, *, attendee: str, block: str, code: str | None, limit_s
             seen.tail = (seen.tail + event["data"])[-4000:]
         elif kind == "run.finished":
             seen.status, seen.message, seen.last_seq = event["status"], event.get("message") or "", event.get("seq")
+            seen.finished = now
             return seen
 
 
@@ -271,6 +204,10 @@ async def attendee_work(server: RoomServer, number: int, steps: list[str], args:
         for step in steps:
             for code, limit_s in ((None, args.run_limit), (PROBE, 120)):
                 clicks.append(await click(socket_, attendee=name, block=step, code=code, limit_s=limit_s))
+                if code is None and args.lost and args.lost in clicks[-1].message:  # "run it again": they do, once
+                    clicks[-1].superseded = True  # the step is its run again
+                    clicks.append(await click(socket_, attendee=name, block=step, code=code, limit_s=limit_s))
+                    clicks[-1].again = True
             seen, said = clicks[-2], "" if clicks[-2].status == "ok" else f": {clicks[-2].error_line()}"
             bench.say(f"{name}: {step} {seen.status} in {time.perf_counter() - seen.sent:.1f} s{said}")
             await asyncio.sleep(args.think * rng.uniform(0.5, 1.5))
@@ -298,12 +235,14 @@ async def measure(server: RoomServer, args: argparse.Namespace, steps: list[str]
     work = asyncio.gather(*(attendee_work(server, n, steps, args) for n in range(args.attendees)))
     await args.everybody.wait()
     began = time.perf_counter()
+    fault = asyncio.create_task(worker_fault(server, args, began)) if args.kill_worker is not None else None
     lags.append(await asyncio.to_thread(loop_lag.lag_buckets, server.port))
     bench.say(f"{args.attendees} attendees joined; the load begins")
     load = await phase(audience, every=args.slide_every, work=work, label=f"podium.instance={server.instance}")
     load["s"] = time.perf_counter() - began
     lags.append(await asyncio.to_thread(loop_lag.lag_buckets, server.port))
     done = await work
+    faults = await fault if fault is not None else None
     await asyncio.gather(*(s.close() for s in [presenter, audience.idle, *followers]), return_exceptions=True)
 
     first = next(session for session, _ in done if session)  # an attendee who joined: their sandbox is idle now
@@ -311,7 +250,55 @@ async def measure(server: RoomServer, args: argparse.Namespace, steps: list[str]
     container, api, raw = await asyncio.to_thread(support.workspace_container, attendee_id=who), bench.docker_api(), []
     for _ in range(RAW_EXECS):
         raw.append((await asyncio.to_thread(bench.raw_first_byte, api, container, ["echo", "hi"]))[0] * 1000)
-    return figures_of(args, steps, [seen for _, clicked in done for seen in clicked], idle, load, raw, lags)
+    clicks = [seen for _, clicked in done for seen in clicked]
+    figures = figures_of(args, steps, clicks, idle, load, raw, lags)
+    if faults is not None:
+        left = await asyncio.to_thread(runs_active_count)
+        figures |= fault_figures(clicks, faults, left_active=left, lost_says=args.lost)
+    return figures
+
+
+async def worker_fault(server: RoomServer, args: argparse.Namespace, began: float) -> dict:
+    """`--kill-worker` s into the load, once a run is going on: SIGKILL a worker, and start another at once (as a
+    supervisor would)."""
+    await asyncio.sleep(args.kill_worker)
+    # At a moment some run is going on: the runs are rows other processes write, so they are polled.
+    while not (in_flight := await asyncio.to_thread(runs_active_count)):  # noqa: ASYNC110
+        await asyncio.sleep(0.1)
+    killed = time.perf_counter()
+    await asyncio.to_thread(server.worker_kill)
+    await asyncio.to_thread(server.worker_start)
+    bench.say(f"killed a worker {killed - began:.1f} s into the load, with {in_flight} run(s) active; restarted it")
+    return {"killed": killed, "at_s": killed - began, "in_flight": in_flight}
+
+
+def runs_active_count() -> int:
+    """Runs queued or running now, in the bench's database."""
+    from sandbox.models import Run
+
+    return Run.objects.filter(status__in=Run.ACTIVE).count()
+
+
+def fault_figures(clicks: list[Click], fault: dict, *, left_active: int, lost_says: str) -> dict:
+    """What the killed worker's runs became, and whether the room carried on (the module docstring)."""
+    steps, killed = [seen for seen in clicks if not seen.probe and not seen.superseded], fault["killed"]
+    lost = [seen for seen in clicks if lost_says in seen.message]
+    before = [seen for seen in steps if seen.finished and seen.finished < killed]
+    after = [seen for seen in steps if seen.sent > killed]
+    rate_before = sum(seen.status == "ok" for seen in before) / len(before) if before else None
+    rate_after = sum(seen.status == "ok" for seen in after) / len(after) if after else None
+    ended = [seen.finished - killed for seen in lost if seen.finished]
+    figures = {"worker_killed_at_s": round(fault["at_s"], 1), "runs_active_at_kill": fault["in_flight"]}
+    figures |= {"runs_lost": len(lost), "runs_lost_unended": len(lost) - len(ended)}
+    lost_steps = {(seen.attendee, seen.block) for seen in lost}
+    again = [seen for seen in steps if (seen.attendee, seen.block) in lost_steps]
+    figures["lost_runs_run_again_ok"] = sum(seen.status == "ok" for seen in again)
+    figures["lost_runs_ended_after_kill_s_max"] = round(max(ended), 1) if ended else None
+    figures |= {"steps_before_kill": len(before), "steps_after_kill": len(after)}
+    figures["steps_ok_after_kill"] = sum(seen.status == "ok" for seen in after)
+    figures["step_success_after_kill_ratio"] = bench.ratio(rate_after, rate_before)
+    figures["runs_left_active"] = left_active  # queued or running after every attendee finished: must be 0
+    return figures
 
 
 def first_bytes(clicks: list[Click]) -> list[float]:
@@ -321,11 +308,13 @@ def first_bytes(clicks: list[Click]) -> list[float]:
 
 def figures_of(args, steps, clicks, idle, load, raw, lags) -> dict:
     """The JSON figures of one run (see the module docstring); None where there is no sample."""
-    n, steps_seen, probes = args.attendees, [s for s in clicks if not s.probe], [s for s in clicks if s.probe]
+    n, probes = args.attendees, [s for s in clicks if s.probe]
+    steps_seen = [s for s in clicks if not s.probe and not s.superseded]
     later = [seen for seen in steps_seen if seen.block != steps[0]]
     figures = {"bench": "room", **{key: value for key, value in vars(args).items() if key in OPTIONS}}
     figures |= {"layer": "redis" if args.redis else "inmemory", "security": support.SECURITY, "steps": steps}
-    ready = [seen.started - seen.sent for seen in steps_seen if seen.block == steps[0] and seen.started]
+    firsts = [seen for seen in clicks if not seen.probe and not seen.again and seen.block == steps[0]]
+    ready = [seen.started - seen.sent for seen in firsts if seen.started]
     figures |= bench.p50_p99_or_none("sandbox_ready_s_{p}", ready, digits=2)
     figures |= bench.p50_p99_or_none("first_byte_ms_{p}", first_bytes(probes), digits=1)
     figures |= bench.p50_p99_or_none("step_first_byte_ms_{p}", first_bytes(later), digits=1)
@@ -374,9 +363,14 @@ def main() -> None:
     parser.add_argument("--run-limit", type=float, default=900, help="seconds to wait for one step (default 900)")
     parser.add_argument("--redis", action="store_true", help="a Redis channel layer and separate workers")
     parser.add_argument("--workers", type=int, default=1, help="runworker processes with --redis (default 1)")
+    parser.add_argument(
+        "--kill-worker", type=float, default=None, metavar="SECONDS", help="with --redis: SIGKILL a worker then"
+    )
     args = parser.parse_args()
     if min(args.attendees, args.followers, args.workers) < 1:
         sys.exit("bench: --attendees, --followers and --workers must be at least 1")
+    if args.kill_worker is not None and not args.redis:
+        sys.exit("bench: --kill-worker needs --redis (the embedded worker is the web process itself)")
     started, load_before = time.monotonic(), bench.load_average()
     support._terminate_on_sigterm()  # SIGTERM as an exception, so the cleanup below runs
     server = RoomServer(args)
@@ -385,6 +379,9 @@ def main() -> None:
         steps, slides = docker_steps()
         bench.say(f"steps (the Docker section of {DECK}): {', '.join(steps)}")
         args.code, args.presenter = room_ready(server)
+        from sandbox.reconcile import LOST  # what a run lost with its worker ends saying (Django is set up now)
+
+        args.lost = LOST
         figures = asyncio.run(measure(server, args, steps, slides))
     except BaseException:
         bench.say(f"daphne's log ends:\n{bench.log_tail(server.folder / 'daphne.log') if server.folder else ''}")

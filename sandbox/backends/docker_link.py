@@ -55,8 +55,10 @@ class LinkFolders:
         folder = self.root / container
         try:
             self.root.mkdir(mode=0o711, parents=True, exist_ok=True)
-            folder.mkdir(mode=0o755, exist_ok=True)
-            folder.chmod(0o755)  # whatever the umask: the agent (an unprivileged uid) must reach its socket
+            folder.mkdir(mode=0o711, exist_ok=True)
+            # Whatever the umask: the agent (an unprivileged uid) must reach its socket, and nobody needs to
+            # list the folder (a socket's name is its one-time secret against other users of this host).
+            folder.chmod(0o711)
         except OSError as error:
             log.warning("no link folder for %s (%s): its agent will speak through the engine", container, error)
             return None

@@ -87,6 +87,7 @@ def test_a_workspace_sees_no_other_workspaces_link_folder(backend, make_sandbox)
     _, theirs = make_sandbox()
     run(backend, theirs, "echo theirs")  # its agent's socket came and went in its own folder
     (backend._links.root / theirs["container"] / "theirs-only").write_text("secret")
-    assert run(backend, mine, f"ls -A {LINK_MOUNT}").output == ""
+    assert "No such file" in run(backend, mine, f"cat {LINK_MOUNT}/theirs-only 2>&1").output
+    assert (backend._links.root / mine["container"]).stat().st_mode & 0o777 == 0o711  # and not listed
     found = run(backend, mine, "find / -path /proc -prune -o -name theirs-only -print 2>/dev/null; echo end")
     assert found.output == "end\n"

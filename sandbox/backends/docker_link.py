@@ -16,7 +16,8 @@ What the attendee can do with it, and what not:
   HELLO_TIMEOUT, and is removed once taken. Code of the attendee's that connects first only talks to the
   server as that workspace's agent would, which it could already do (the agent runs as the attendee); the
   server reads an agent's frames as untrusted (agent_link.py caps their size);
-- another workspace's folder is not mounted in this one.
+- another workspace's folder is not mounted in this one, and a user of this host who is neither root nor a
+  sandbox's uid is refused (`workspace_peer`), should they find a socket in the moment it is listening.
 
 A workspace created without the folder (before it existed, or with the setting empty), or an engine on
 another machine (the folder is then made there, empty), leaves the agent nothing to connect to: it says so
@@ -32,14 +33,18 @@ import secrets
 import select
 import shutil
 import socket
+import struct
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
+from sandbox.backends.docker_spec import USERNS_FIRST
 
 log = logging.getLogger(__name__)
 
 LINK_MOUNT = "/opt/podium-link"  # not under /run or /etc: the inner engine's rootlesskit copies those up
 READ_BUFFER = 256 * 1024  # bytes read from the agent's connection at once, at most
+PEER = struct.Struct("3i")  # SO_PEERCRED: pid, uid, gid, as this (the host's) user namespace sees them
 
 
 class LinkFolders:
@@ -90,7 +95,11 @@ class LinkFolders:
 
 def accept(listener: socket.socket, beside, timeout: float) -> socket.socket | None:
     """The agent's connection to `listener`, or None once `beside` (its exec's socket) says something first
-    (the agent found no link and speaks there) or `timeout` passed. The socket file is gone either way."""
+    (the agent found no link and speaks there) or `timeout` passed. The socket file is gone either way.
+
+    Only a workspace's process may be the agent: host root (the container's root outside userns mode) or a
+    uid of the sandboxes' ranges (from USERNS_FIRST on). Another user of this host who found the socket in
+    time is refused, and the wait goes on."""
     path = listener.getsockname()
     try:
         deadline = time.monotonic() + timeout
@@ -98,8 +107,11 @@ def accept(listener: socket.socket, beside, timeout: float) -> socket.socket | N
             ready, _, _ = select.select([listener, beside], [], [], left)
             if listener in ready:
                 connection, _ = listener.accept()
-                connection.setblocking(True)
-                return connection
+                if workspace_peer(connection):
+                    connection.setblocking(True)
+                    return connection
+                connection.close()
+                continue
             if ready:
                 return None
         return None
@@ -107,6 +119,15 @@ def accept(listener: socket.socket, beside, timeout: float) -> socket.socket | N
         with contextlib.suppress(OSError):
             os.unlink(path)
         listener.close()
+
+
+def workspace_peer(connection: socket.socket) -> bool:
+    """Whether the process at the other end of `connection` runs as root or as a sandbox's uid."""
+    _, uid, _ = PEER.unpack(connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, PEER.size))
+    if uid == 0 or uid >= USERNS_FIRST:
+        return True
+    log.warning("refused a link connection from uid %d: not a workspace's", uid)
+    return False
 
 
 class SocketLink:

@@ -45,7 +45,7 @@ class RoomServer:
         env |= {"PODIUM_SANDBOX_BACKEND": "docker", "PODIUM_SANDBOX_SECURITY": support.SECURITY}
         env |= {"PODIUM_BASE_URL": self.origin, "PODIUM_INSTANCE": self.instance, "PODIUM_PRESENTER_TOKEN": ""}
         env |= {"PODIUM_MAX_SANDBOXES": str(max(50, self.args.attendees + 5)), "PODIUM_EMBEDDED_WORKER": "1"}
-        if getattr(self.args, "kill_worker", None) is not None:  # a lost run is one silent for 4 beats
+        if self.args.kill_worker is not None:  # a lost run is one silent for 4 beats
             env["PODIUM_RUN_BEAT_SECONDS"] = str(BEAT_WHEN_KILLING)
         if self.args.redis:
             port, log = bench.free_port(), self.folder / "redis.log"
@@ -62,7 +62,7 @@ class RoomServer:
         self.env = env
         for _ in range(self.args.workers if self.args.redis else 0):
             self.worker_start()
-        if getattr(self.args, "kill_worker", None) is not None:  # lost runs end on a cull pass (sandbox.liveness)
+        if self.args.kill_worker is not None:  # lost runs end on a cull pass (sandbox.liveness)
             self.worker_start(["sandbox", "cull", "--every", "1"], name="culler")
 
     def worker_start(self, command: list[str] | None = None, *, name: str = "worker") -> subprocess.Popen:

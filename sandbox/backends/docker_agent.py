@@ -18,7 +18,7 @@ import docker
 import docker.errors
 
 from sandbox.backends.agent_link import AGENT, HELLO_TIMEOUT, Agent, AgentMissing, Agents
-from sandbox.backends.docker_link import LinkFolders, SocketLink, accept
+from sandbox.backends.docker_link import LinkFolders, SocketLink, accept, listener_close
 
 __all__ = ["AGENT", "Agents", "open_agent"]
 
@@ -56,7 +56,7 @@ def open_agent(api: docker.APIClient, container: str, command: list[str], links:
         socket = api.exec_start(exec_id, socket=True)
     except docker.errors.APIError as error:
         if listening is not None:
-            accept(listening[0], None, 0)  # removes its socket
+            listener_close(listening[0])
         raise AgentMissing(str(error), gone=error.status_code in (404, 409)) from None
     raw = getattr(socket, "_sock", socket)
     # The client's timeout is for one API call; this socket stays open for as long as the workspace lives,

@@ -100,7 +100,6 @@ def accept(listener: socket.socket, beside, timeout: float) -> socket.socket | N
     Only a workspace's process may be the agent: host root (the container's root outside userns mode) or a
     uid of the sandboxes' ranges (from USERNS_FIRST on). Another user of this host who found the socket in
     time is refused, and the wait goes on."""
-    path = listener.getsockname()
     try:
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
@@ -116,9 +115,14 @@ def accept(listener: socket.socket, beside, timeout: float) -> socket.socket | N
                 return None
         return None
     finally:
-        with contextlib.suppress(OSError):
-            os.unlink(path)
-        listener.close()
+        listener_close(listener)
+
+
+def listener_close(listener: socket.socket) -> None:
+    """Stop listening and remove the socket's file: nothing more can connect."""
+    with contextlib.suppress(OSError):
+        os.unlink(listener.getsockname())
+    listener.close()
 
 
 def workspace_peer(connection: socket.socket) -> bool:

@@ -9,7 +9,6 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ChannelNameRouter, ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
@@ -18,6 +17,7 @@ from django.core.exceptions import ImproperlyConfigured  # noqa: E402
 
 from config.frames import FrameWriters  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
+from config.socket_user import SocketUserStack  # noqa: E402
 from ops.probes import Probes  # noqa: E402
 from ops.sockets import SocketCount  # noqa: E402
 from sandbox.backends import backend_class  # noqa: E402
@@ -35,8 +35,9 @@ application = ProtocolTypeRouter(
         # Probes: /healthz and /readyz for any Host header and scheme (compose's proxy, a kubelet).
         "http": SocketCount(Probes(http_app)),
         # FrameWriters: a socket's direct frame writer under daphne, for fan-outs (config.frames).
+        # SocketUserStack: the session and a lazy user, so no handshake waits for a database thread.
         "websocket": FrameWriters(
-            SocketCount(AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))))
+            SocketCount(AllowedHostsOriginValidator(SocketUserStack(URLRouter(websocket_urlpatterns))))
         ),
         # `manage.py runworker sandbox-runs`: the runs web processes hand over (see sandbox/worker.py).
         "channel": ChannelNameRouter({WORKER_CHANNEL: SandboxWorker.as_asgi()}),

@@ -132,7 +132,9 @@ class FollowConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):
     async def _drive(self, service, **kwargs):
         """Run a talk-changing service if this connection still may drive; None (after an error) if not."""
         try:
-            return await self._drive_sync(service, **kwargs)
+            # In a pool thread, not the one thread short database calls share: the presenter's move never
+            # waits behind a room's queued calls.
+            return await database_sync_to_async(self._drive_sync, thread_sensitive=False)(service, **kwargs)
         except _NotPresenter:
             self.presenter = False
             await self._error("forbidden", FORBIDDEN)
@@ -140,7 +142,6 @@ class FollowConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):
             await self._error("not-found", f"The deck of talk {self.talk_slug!r} is no longer there.")
         return None
 
-    @database_sync_to_async
     def _drive_sync(self, service, **kwargs):
         # Re-checked against the stored talk on every move, so resetting the token
         # takes the wheel from a presenter that is already connected.
@@ -167,7 +168,7 @@ class FollowConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "error", "code": code, "message": message})
 
 
-class ReloadConsumer(AsyncJsonWebsocketConsumer):
+class ReloadConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):
     """An author's open page of a deck, told when the deck file changes (`deck.live_reload`).
 
     Sends `{"type": "deck.version", "version", "errors"}` on connect and `{"type": "deck.changed", ...}`

@@ -18,7 +18,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
 
-from config.websocket import BadFrame, frame_json
+from config.websocket import BadFrame, DirectDispatch, frame_json
 from deck.errors import DeckFileError, DeckNotFound
 from deck.services import presenter_allowed, talk_get_or_create
 from rooms import protocol
@@ -45,8 +45,8 @@ async def _tell(group: str, channel_layer, message: dict) -> None:
     await channel_layer.group_send(group, {"type": FORWARD, "message": message})
 
 
-class _JsonSocket(AsyncJsonWebsocketConsumer):
-    """A bad frame is answered, never a dropped socket."""
+class _JsonSocket(DirectDispatch, AsyncJsonWebsocketConsumer):
+    """A bad frame is answered, never a dropped socket; no message waits for the shared database thread."""
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs) -> None:
         try:

@@ -56,6 +56,7 @@ class TerminalWatchConsumer(TerminalSocket):
 
     async def connect(self) -> None:
         kwargs = self.scope["url_route"]["kwargs"]
+        await self.accept()  # first: the handshake never waits for a database thread; "open" comes after this
         attendee, refusal = await database_sync_to_async(_watched_attendee)(
             self.scope, kwargs["code"], kwargs["member"]
         )
@@ -66,7 +67,6 @@ class TerminalWatchConsumer(TerminalSocket):
         group = terminal_watchers_group(attendee.id)  # joined first: no resize is missed once the size is read
         await self.channel_layer.group_add(group, self.channel_name)
         self.groups.append(group)  # websocket_disconnect leaves it for us
-        await self.accept()
 
     async def _attach(self, *, cols: int, rows: int) -> TerminalPipe:
         pipe = await terminal_watch(attendee=self.attendee, client=uuid.uuid4().hex, cols=cols, rows=rows)

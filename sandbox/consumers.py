@@ -72,6 +72,10 @@ class RunConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.deck_slug = self.scope["url_route"]["kwargs"]["slug"]
         self.address = client_address(self.scope)
+        # Accepted before anything else: the handshake never waits for a database thread (config.socket_user).
+        # The page's first message ("history") is handled only once this returns, so it sees whatever
+        # happened before the group was joined, and the group brings it everything after.
+        await self.accept()
         try:
             self.attendee = await database_sync_to_async(attendee_for)(
                 session=self.scope.get("session"), deck_slug=self.deck_slug, user=self.scope.get("user")
@@ -91,9 +95,6 @@ class RunConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):
             self.watching = presenter_runs_group(self.deck_slug)
             # One subscription per process (config.fanout); output goes as binary frames, like the attendee's own.
             await fanout_join(self.watching, self, render=protocol.frame_of)
-        # Accepted only once in the group: whatever is sent to the attendee after the page's socket
-        # opened (a run ending elsewhere, a reset) reaches it.
-        await self.accept()
         await runs_interrupted_mark_once()
         await db_long(runs_lost_end)(attendee=self.attendee)  # a run of theirs whose worker died ends now
 
@@ -103,7 +104,7 @@ class RunConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):
             self.watching = ""
 
     async def _refuse(self, code: int, error: str, message: str) -> None:
-        await self.accept()  # a refusal says why in words, then closes
+        # A refusal says why in words, then closes.
         await self._error(error, message)
         await self.close(code=code)
 

@@ -113,7 +113,7 @@ class TerminalSocket(DirectDispatch, AsyncWebsocketConsumer):
         """The PTY was just given this size (by this socket's open or resize)."""
 
     async def _refuse(self, code: int, message: str) -> None:
-        await self.accept()  # a refusal says why in words, then closes
+        # A refusal says why in words, then closes (the socket is accepted first thing in `connect`).
         await self._json(protocol.ended(reason="refused", message=message))
         await self.close(code=code)
 
@@ -248,6 +248,8 @@ class TerminalConsumer(TerminalSocket):
     async def connect(self) -> None:
         deck_slug = self.scope["url_route"]["kwargs"]["slug"]
         self.address = client_address(self.scope)
+        # Accepted first: the handshake never waits for a database thread; "open" is handled once this returns.
+        await self.accept()
         try:
             self.attendee = await database_sync_to_async(attendee_for)(
                 session=self.scope.get("session"), deck_slug=deck_slug, user=self.scope.get("user")
@@ -263,7 +265,6 @@ class TerminalConsumer(TerminalSocket):
         group = terminal_group(self.attendee.id)
         await self.channel_layer.group_add(group, self.channel_name)
         self.groups.append(group)  # websocket_disconnect leaves it for us
-        await self.accept()
 
     async def _open(self, content: dict) -> None:
         tab = terminal_tab(content.get("tab"))

@@ -1,0 +1,84 @@
+"""One attendee's slow moment never stalls anyone else's page (issue 12: the presenter view once stayed
+"connecting" for 15 s in a full run, right after another attendee's sandbox reset).
+
+The stall is real: the test takes SQLite's write lock on the server's own database file, as a long write
+would, and an attendee's pages then report their slide, so their writes wait on the lock (up to SQLite's
+5 s busy timeout each) in the one thread the server's short database calls share. While that lasts, the
+presenter reloads their view. Every socket of a page used to wait for that thread before its handshake
+was answered (the user was looked up there first), and Chromium opens a page's sockets one handshake at a
+time: the presenter's view stayed "connecting". Now the view goes live while the lock is still held.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+from websockets.sync.client import connect
+
+from tests.browser.conftest import deck_open
+
+pytestmark = pytest.mark.browser
+
+PAGES = 6  # an attendee's open pages, each with a slide write stuck on the lock: 30 s of the shared thread
+LIVE = "Live — the audience follows"
+WAIT = 20
+
+
+@contextmanager
+def write_lock(database: Path) -> Iterator[None]:
+    """SQLite's write lock on `database`, held by another connection until the block is left."""
+    holder = sqlite3.connect(database, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+def _runs_socket(stack: ExitStack, server, session_key: str):
+    return stack.enter_context(
+        connect(
+            f"ws://127.0.0.1:{server.port}/ws/decks/{server.slug}/runs/",
+            additional_headers={"Origin": server.url(""), "Cookie": f"sessionid={session_key}"},
+            open_timeout=WAIT,
+        )
+    )
+
+
+def _next_of_type(socket, kind: str, timeout: float) -> dict:
+    while True:
+        frame = socket.recv(timeout=timeout)
+        if isinstance(frame, str) and json.loads(frame).get("type") == kind:
+            return json.loads(frame)
+
+
+def test_an_attendees_database_stall_never_keeps_the_presenter_view_from_going_live(new_page, podium_server):
+    presenter = new_page()
+    deck_open(presenter, podium_server.presenter_link)
+    expect(presenter.locator("#status")).to_have_text(LIVE)
+    attendee = new_page()
+    deck_open(attendee, podium_server.url(f"/decks/{podium_server.slug}/"))
+    session_key = next(c["value"] for c in attendee.context.cookies() if c["name"] == "sessionid")
+    database = Path(podium_server.env["DATABASE_URL"].removeprefix("sqlite:///"))
+
+    with ExitStack() as stack:
+        pages = [_runs_socket(stack, podium_server, session_key) for _ in range(PAGES)]
+        with write_lock(database):
+            for number, socket in enumerate(pages, start=2):
+                socket.send(json.dumps({"type": "progress", "slide": number}))
+            # The stall is there: the attendee's own history read waits behind their stuck writes.
+            pages[0].send(json.dumps({"type": "history"}))
+            with pytest.raises(TimeoutError):
+                _next_of_type(pages[0], "history", timeout=2)
+
+            deck_open(presenter)  # the presenter reloads (or their Wi-Fi drops): every socket of the view anew
+            expect(presenter.locator("#status")).to_have_text(LIVE)
+        # The lock gone, the attendee's waiting work goes on: their history is answered.
+        assert _next_of_type(pages[0], "history", timeout=WAIT)["type"] == "history"

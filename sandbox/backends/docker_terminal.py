@@ -1,10 +1,15 @@
 """The Docker backend's terminal: a `docker exec` with a TTY of `podium-shell` in the workspace container.
 
 The exec goes through the same entry as runs (`runner.as_attendee`: podium-enter in userns mode), so the
-shell is the attendee's, in their namespaces, and sees the same files. The hijacked exec socket carries
-raw bytes both ways (a TTY has no stdout/stderr framing); resizing is the engine's exec resize, which sets
-the PTY's size and so sends SIGWINCH to what runs in it. The engine never ends an exec whose client went
-away, so closing detaches through a second exec (`podium-shell detach`).
+shell is the attendee's, in their namespaces, and sees the same files. Keys and output are raw bytes both
+ways (a TTY has no stdout/stderr framing), over one of two ways:
+- where the workspace has a link folder (docker_link.py), a socket this process listens on there: the
+  attach hands it to the session holder, and a keystroke goes from here to the shell's PTY with no engine,
+  runtime shim or exec PTY between (on two cores those were most of an echo's time);
+- else, or when the attach cannot reach it, the hijacked exec socket, as `docker exec -it` does.
+Resizing is the engine's exec resize either way: it sets the exec PTY's size and so sends SIGWINCH to the
+attach, which tells the holder. The engine never ends an exec whose client went away, so closing detaches
+through a second exec (`podium-shell detach`).
 """
 
 from __future__ import annotations
@@ -19,8 +24,10 @@ import docker.errors
 
 from sandbox.backends import runner
 from sandbox.backends import terminal_commands as commands
+from sandbox.backends.agent_link import HELLO_TIMEOUT
 from sandbox.backends.base import Terminal, TerminalRequest, TerminalStatus
 from sandbox.backends.docker_engine import ENGINE_FAILURES, engine_errors, first_line
+from sandbox.backends.docker_link import LinkFolders, accept, listener_close
 from sandbox.errors import SandboxError, SandboxNotFound
 
 log = logging.getLogger(__name__)
@@ -29,25 +36,44 @@ READ_SIZE = 64 * 1024
 
 
 class DockerTerminal(Terminal):
-    """One attached `podium-shell` exec with a TTY."""
+    """One attached `podium-shell` exec with a TTY; `linked` when its bytes go over the link folder's socket."""
 
-    def __init__(self, api: docker.APIClient, container: str, request: TerminalRequest, *, security: str) -> None:
+    def __init__(
+        self,
+        api: docker.APIClient,
+        container: str,
+        request: TerminalRequest,
+        *,
+        security: str,
+        links: LinkFolders | None = None,
+    ) -> None:
         self._api, self._container, self._request, self._security = api, container, request, security
-        command = runner.as_attendee(commands.attach_command(request), security=security)
-        with engine_errors("opening your terminal", container=container, starting=True):
-            self._exec_id = api.exec_create(
-                container,
-                command,
-                stdin=True,
-                stdout=True,
-                stderr=True,
-                tty=True,
-                environment=commands.attach_environment(request),
-            )["Id"]
-            hijacked = api.exec_start(self._exec_id, socket=True, tty=True)
-        self._socket = getattr(hijacked, "_sock", hijacked)
+        listening = links.listen(container) if links is not None and not request.watch else None
+        link = listening[1] if listening is not None else None
+        command = runner.as_attendee(commands.attach_command(request, link=link), security=security)
+        try:
+            with engine_errors("opening your terminal", container=container, starting=True):
+                self._exec_id = api.exec_create(
+                    container,
+                    command,
+                    stdin=True,
+                    stdout=True,
+                    stderr=True,
+                    tty=True,
+                    environment=commands.attach_environment(request),
+                )["Id"]
+                hijacked = api.exec_start(self._exec_id, socket=True, tty=True)
+        except BaseException:
+            if listening is not None:
+                listener_close(listening[0])
+            raise
+        self._exec_socket = getattr(hijacked, "_sock", hijacked)
         # The client's timeout is for one API call; a terminal may print nothing for hours.
-        self._socket.settimeout(None)
+        self._exec_socket.settimeout(None)
+        # The attach connects first thing; when it cannot, it speaks on the TTY, which then has something to read.
+        connection = accept(listening[0], self._exec_socket, HELLO_TIMEOUT) if listening is not None else None
+        self.linked = connection is not None
+        self._socket = connection if connection is not None else self._exec_socket
         self._closed = False
         self.resize(cols=request.cols, rows=request.rows)
 
@@ -79,10 +105,11 @@ class DockerTerminal(Terminal):
         if self._closed:
             return
         self._closed = True
-        with contextlib.suppress(OSError):
-            self._socket.shutdown(socket.SHUT_RDWR)
-        with contextlib.suppress(OSError):
-            self._socket.close()
+        for end in {self._socket, self._exec_socket}:
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                end.close()
         command = runner.as_attendee(commands.detach_command(self._request), security=self._security)
         try:
             exec_id = self._api.exec_create(self._container, command)["Id"]
@@ -101,7 +128,7 @@ class DockerTerminals:
             raise SandboxNotFound("the sandbox state names no container")
         if request.watch and not self.terminal_status(state=state).session:
             raise SandboxNotFound("no terminal session to watch", user_message="This attendee has no terminal open.")
-        return DockerTerminal(self._engine().api, container, request, security=self.config.security)
+        return DockerTerminal(self._engine().api, container, request, security=self.config.security, links=self._links)
 
     def terminal_status(self, *, state: dict) -> TerminalStatus:
         """The workspace's terminal session and its attaches; see `Backend.terminal_status`."""

@@ -30,11 +30,14 @@ def attach_environment(request: TerminalRequest) -> dict[str, str]:
     return dict(TERMINAL_ENV)
 
 
-def attach_command(request: TerminalRequest) -> list[str]:
-    """The exec command (with a TTY) of one attach: typing, or read-only when the request watches."""
+def attach_command(request: TerminalRequest, *, link: str | None = None) -> list[str]:
+    """The exec command (with a TTY) of one attach: typing, or read-only when the request watches.
+
+    `link`: the path, inside the workspace, of a socket the server listens on (docker_link.py): a typing
+    attach then hands it to the session, whose keys and output go over it instead of the TTY."""
     if request.watch:
         return [TERMINAL, "watch", safe_client(request.client)]
-    return [TERMINAL, "attach", safe_client(request.client), _keep(request)]
+    return [TERMINAL, "attach", safe_client(request.client), _keep(request), *([link] if link else [])]
 
 
 def detach_command(request: TerminalRequest) -> list[str]:

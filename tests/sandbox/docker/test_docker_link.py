@@ -1,15 +1,21 @@
-"""The workspace's link folder: the agent's output reaches the server over a socket of the host's, not through
-the engine; a workspace without one still runs code; and the attendee can do nothing with the folder but use it.
+"""The workspace's link folder: the agent's output and the terminal's keys and output reach the server over a
+socket of the host's, not through the engine; a workspace without one still runs code and opens terminals; and the
+attendee can do nothing with the folder but use it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import re
+import socket
+import time
 from dataclasses import replace
 
 import pytest
 
+from sandbox.backends.base import TerminalRequest
 from sandbox.backends.docker import DockerBackend
 from sandbox.backends.docker_agent import DockerLink
 from sandbox.backends.docker_link import LINK_MOUNT, SocketLink
@@ -91,3 +97,66 @@ def test_a_workspace_sees_no_other_workspaces_link_folder(backend, make_sandbox)
     assert (backend._links.root / mine["container"]).stat().st_mode & 0o777 == 0o711  # and not listed
     found = run(backend, mine, "find / -path /proc -prune -o -name theirs-only -print 2>/dev/null; echo end")
     assert found.output == "end\n"
+
+
+def _screen_until(terminal, pattern: str, wait: float = 30) -> str:
+    """What the terminal printed, read until `pattern` is found in it (a test failure after `wait` seconds)."""
+    seen, deadline = b"", time.monotonic() + wait
+    terminal.raw_socket().settimeout(1)
+    while not re.search(pattern, _lines(seen), re.M):
+        assert time.monotonic() < deadline, f"{pattern!r} never came; the terminal showed {seen[-400:]!r}"
+        with contextlib.suppress(TimeoutError):
+            seen += terminal.read()
+    return _lines(seen)
+
+
+def _lines(screen: bytes) -> str:
+    """The terminal's bytes as lines of text: escape sequences out, a carriage return starting a line."""
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.decode(errors="replace"))
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _typed(terminal, line: str, pattern: str) -> str:
+    terminal.write(line.encode() + b"\r")
+    return re.search(pattern, _screen_until(terminal, pattern), re.M).group(1)
+
+
+def test_a_terminal_speaks_over_the_link_folder_and_follows_resizes(backend, make_sandbox):
+    _, state = make_sandbox()
+    terminal = backend.terminal_open(state=state, request=TerminalRequest(client="linked", cols=91, rows=25))
+    try:
+        assert terminal.linked
+        assert terminal.raw_socket().getsockname().startswith(str(backend._links.root))  # this host's socket
+        assert _typed(terminal, "echo $((6*7))", r"^(42)\s*$") == "42"
+        assert _typed(terminal, "tput cols", r"^(\d+)\s*$") == "91"
+        terminal.resize(cols=57, rows=20)
+        assert _typed(terminal, "echo size=$(tput cols)x$(tput lines)", r"^size=(\d+x\d+)\s*$") == "57x20"
+        assert os.listdir(backend._links.root / state["container"]) == []  # the socket was taken and removed
+    finally:
+        terminal.close()
+    # A new attach gets the same shell and what it printed, over a link of its own.
+    again = backend.terminal_open(state=state, request=TerminalRequest(client="linked-again"))
+    try:
+        assert again.linked
+        _screen_until(again, r"^size=57x20")
+    finally:
+        again.close()
+
+
+def test_a_terminal_in_a_workspace_without_a_link_folder_speaks_through_the_engine(prepared, tmp_path):
+    without = DockerBackend(config=replace(config_for(), links=""))
+    state = without.ensure(spec=spec_new(), state={}, progress=lambda message: None)
+    try:
+        linked = DockerBackend(config=replace(config_for(), links=str(tmp_path)))
+        (tmp_path / state["container"]).mkdir()
+        terminal = linked.terminal_open(state=state, request=TerminalRequest(client="unlinked", cols=77))
+        try:
+            assert not terminal.linked
+            engine = terminal.raw_socket()  # the engine's socket, not one of the link folder's
+            assert engine.family != socket.AF_UNIX or not engine.getsockname().startswith(str(tmp_path))
+            assert _typed(terminal, "tput cols", r"^(\d+)\s*$") == "77"
+        finally:
+            terminal.close()
+        assert os.listdir(tmp_path / state["container"]) == []  # its socket is gone all the same
+    finally:
+        without.destroy(state=state)

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import functools
 import struct
+import time
+from collections.abc import Callable
 
 try:  # daphne is the server Podium ships with; without it every socket is sent the ASGI way
     from autobahn.websocket.protocol import WebSocketProtocol as _Autobahn
@@ -102,6 +104,27 @@ class FrameWriter:
         if rest:
             transport.writeSequence(rest)
         return True
+
+    def take_binary(self, take: Callable[[bytes], bool] | None) -> None:
+        """Offer the connection's binary messages to `take` as they arrive, on daphne's own turn of the loop;
+        one that `take` returns False for (or any that has messages queued ahead of it, so none overtakes
+        another) goes to the consumer the ASGI way. None: every message the ASGI way again.
+
+        A keystroke then reaches the terminal with no queue, task or turn of the loop between (the terminal
+        socket's direct typing, sandbox/terminal_consumers.py)."""
+        protocol = self.protocol
+        if take is None:
+            protocol.__dict__.pop("onMessage", None)
+            return
+        queued = type(protocol).onMessage.__get__(protocol)
+
+        def on_message(payload, is_binary: bool) -> None:
+            if is_binary and not protocol.muted and not protocol.application_queue.qsize() and take(payload):
+                protocol.last_ping = time.time()  # as daphne's own onMessage: the client is alive
+                return
+            queued(payload, is_binary)
+
+        protocol.onMessage = on_message
 
 
 def _after(parts: tuple[bytes, ...], sent: int) -> list[bytes]:

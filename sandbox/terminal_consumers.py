@@ -196,8 +196,13 @@ class TerminalSocket(DirectDispatch, AsyncWebsocketConsumer):
                 await self._resized(cols=self._size[0], rows=self._size[1])
             status = await terminal_status_of(attendee=self.attendee)
             await self._json(protocol.ready(watching=status.watching, ack_every=pipe.ack_every))
+            writer = frame_writer(self.scope) if not self.read_only else None
+            if writer is not None:  # keys straight from daphne's connection to the PTY (config/frames.py)
+                writer.take_binary(pipe.type_now)
             reason = await pipe.run(self._output, write=self._output_now)
         finally:  # whatever happened, this attach ends: it no longer counts against the attendee's limit
+            if (writer := frame_writer(self.scope)) is not None:
+                writer.take_binary(None)
             await self._detach()
         if self._replaced:
             reason = "replaced"

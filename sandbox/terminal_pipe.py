@@ -51,6 +51,7 @@ class TerminalPipe:
         self._reading = False  # raw mode: whether the loop watches the socket
         self._write: Callable[[bytes], bool] | None = None
         self._forwarding = False  # the forward task is sending
+        self._typing = False  # raw mode: keys are on their way to the PTY through `type`
 
     @property
     def ack_every(self) -> int:
@@ -175,6 +176,26 @@ class TerminalPipe:
                 if self._raw is not None:
                     self._read_resume()
 
+    def type_now(self, data: bytes) -> bool:
+        """Type `data` at once, without a turn of the loop, when it can go to the PTY whole and in order (raw
+        mode, nothing being typed the slow way, within the input cap); False: `type` it instead."""
+        if self._raw is None or self._loop is None or self._closed or self._typing:
+            return False
+        if len(data) > settings.PODIUM_TERMINAL_INPUT_MAX:
+            return False  # `type` says which limit it hit
+        try:
+            sent = self._raw.send(data)
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:
+            return False  # `type` ends the terminal in words
+        self._typed_at = self._loop.time()
+        if sent < len(data):  # the PTY's side is full: the rest the slow way, ahead of anything typed later
+            self._typing = True
+            task = self._loop.create_task(self.type(data[sent:]))
+            task.add_done_callback(lambda done: done.cancelled() or done.exception())
+        return True
+
     async def type(self, data: bytes) -> None:
         """Send the page's keystrokes (or paste) to the PTY; RunRefused "too-large" past PODIUM_TERMINAL_INPUT_MAX."""
         limit = settings.PODIUM_TERMINAL_INPUT_MAX
@@ -187,12 +208,15 @@ class TerminalPipe:
         if self._loop is not None:
             self._typed_at = self._loop.time()
         if self._raw is not None and self._loop is not None:
+            self._typing = True  # until sent: `type_now` must not overtake it
             try:
                 await self._loop.sock_sendall(self._raw, data)
             except OSError as error:
                 raise SandboxError(
                     f"typing into a terminal failed: {error}", user_message="The terminal ended."
                 ) from None
+            finally:
+                self._typing = False
             return
         await in_thread(self.terminal.write, data)
 

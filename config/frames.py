@@ -115,8 +115,10 @@ class FrameWriter:
         protocol = self.protocol
         if take is None:
             protocol.__dict__.pop("onMessage", None)
+            protocol.__dict__.pop("dataReceived", None)
             return
         queued = type(protocol).onMessage.__get__(protocol)
+        parsed = type(protocol).dataReceived.__get__(protocol)
 
         def on_message(payload, is_binary: bool) -> None:
             if is_binary and not protocol.muted and not protocol.application_queue.qsize() and take(payload):
@@ -124,7 +126,28 @@ class FrameWriter:
                 return
             queued(payload, is_binary)
 
+        def data_received(data: bytes) -> None:
+            # A read that is exactly one small binary frame, with autobahn between frames (a keystroke): read
+            # here. Autobahn's parser costs more than the rest of an echo's way through this process (and its
+            # debug line is formatted on every read, logged or not). Anything else is autobahn's to parse.
+            payload = _small_binary(data) if not protocol.data and protocol.current_frame is None else None
+            if payload is None or protocol.state != _Autobahn.STATE_OPEN or protocol.inside_message:
+                parsed(data)
+            else:
+                on_message(payload, True)
+
         protocol.onMessage = on_message
+        protocol.dataReceived = data_received
+
+
+def _small_binary(data: bytes) -> bytes | None:
+    """The payload when `data` is exactly one masked, final binary frame of 1 to 125 bytes (what a client sends
+    for a keystroke, RFC 6455 §5.2), unmasked; None for anything else."""
+    size = len(data) - 6
+    if not 0 < size <= 125 or data[0] != _BINARY_FIN or data[1] != 0x80 | size:
+        return None
+    key = data[2:6] * (size // 4 + 1)
+    return (int.from_bytes(data[6:], "big") ^ int.from_bytes(key[:size], "big")).to_bytes(size, "big")
 
 
 def _after(parts: tuple[bytes, ...], sent: int) -> list[bytes]:

@@ -13,26 +13,12 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.auth.models import User
-from django.contrib.sessions.backends.db import SessionStore
 
 from config.asgi import application
-from tests.sandbox.runs_support import ORIGIN, SLUG, WAIT, follower, frame_read, new_session
+from tests.sandbox.runs_support import ORIGIN, SLUG, WAIT, follower, frame_read, new_session, staff_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@database_sync_to_async
-def staff_session() -> tuple[str, int]:
-    """A session logged in as a staff user (the presenter by their account); its key and the user's id."""
-    user = User.objects.create_user("speaker", password="first-password", is_staff=True)
-    session = SessionStore()
-    session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session.save()
-    return session.session_key, user.pk
 
 
 @asynccontextmanager

@@ -10,15 +10,12 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-from django.contrib.auth.models import User
-from django.contrib.sessions.backends.db import SessionStore
 
 from config.asgi import application
 from deck.groups import talk_group
 from deck.models import Talk
 from deck.services import talk_goto, talk_token_reset
-from tests.sandbox.runs_support import follower, new_session, presenter_session
+from tests.sandbox.runs_support import follower, new_session, presenter_session, staff_session
 
 FIXTURES = Path(__file__).parent / "fixtures" / "follow"
 SLUG = "follow-demo"  # five slides
@@ -33,17 +30,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def follow_decks(settings):
     settings.PODIUM_SLIDES_DIR = FIXTURES
     settings.PODIUM_PRESENTER_TOKEN = ""
-
-
-@database_sync_to_async
-def staff_session() -> str:
-    user = User.objects.create_user("speaker", password="not-used-here", is_staff=True)
-    session = SessionStore()
-    session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session.save()
-    return session.session_key
 
 
 @database_sync_to_async
@@ -154,7 +140,7 @@ async def test_foreign_origin_is_rejected():
 
 
 async def test_staff_user_is_the_presenter_without_a_token():
-    key = await staff_session()
+    key, _ = await staff_session()
     async with follower(key, slug=SLUG) as (speaker, hello), follower(slug=SLUG) as (audience, _):
         assert hello["presenter"] is True
         await speaker.send_json_to({"type": "goto", "slide": 2})

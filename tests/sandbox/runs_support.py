@@ -17,6 +17,8 @@ from pathlib import Path
 
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.auth.models import User
 from django.contrib.sessions.backends.db import SessionStore
 from django.core.management import CommandError, call_command
 from django.utils import timezone
@@ -251,6 +253,18 @@ def presenter_session(slug: str) -> str:
     assert presenter_grant(session=session, talk=talk, token=talk_presenter_token(talk=talk))
     session.save()
     return session.session_key
+
+
+@database_sync_to_async
+def staff_session() -> tuple[str, int]:
+    """A session logged in as a new staff user (the presenter by their account); its key and the user's id."""
+    user = User.objects.create_user(f"speaker-{uuid.uuid4().hex[:8]}", password="first-password", is_staff=True)
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.save()
+    return session.session_key, user.pk
 
 
 @asynccontextmanager

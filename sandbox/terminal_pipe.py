@@ -185,10 +185,8 @@ class TerminalPipe:
             return False  # `type` says which limit it hit
         try:
             sent = self._raw.send(data)
-        except (BlockingIOError, InterruptedError):
+        except OSError:  # full (`type` waits), or gone (`type` ends the terminal in words)
             return False
-        except OSError:
-            return False  # `type` ends the terminal in words
         self._typed_at = self._loop.time()
         if sent < len(data):  # the PTY's side is full: the rest the slow way, ahead of anything typed later
             self._typing = True

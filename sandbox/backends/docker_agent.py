@@ -18,7 +18,7 @@ import docker
 import docker.errors
 
 from sandbox.backends.agent_link import AGENT, HELLO_TIMEOUT, Agent, AgentMissing, Agents
-from sandbox.backends.docker_link import LinkFolders, SocketLink, accept, listener_close
+from sandbox.backends.docker_link import LinkFolders, SocketLink, linked_exec
 
 __all__ = ["AGENT", "Agents", "open_agent"]
 
@@ -48,21 +48,22 @@ def open_agent(api: docker.APIClient, container: str, command: list[str], links:
 
     With the container's link folder in `links`, the agent is asked to connect to a socket there, and speaks
     over it when it can."""
-    listening = links.listen(container) if links is not None else None
-    if listening is not None:
-        command = [*command, "--link", listening[1]]
-    try:
-        exec_id = api.exec_create(container, command, stdin=True, stdout=True, stderr=True)["Id"]
+
+    def start(link: str | None):
+        exec_id = api.exec_create(
+            container, [*command, "--link", link] if link else command, stdin=True, stdout=True, stderr=True
+        )["Id"]
         socket = api.exec_start(exec_id, socket=True)
+        raw = getattr(socket, "_sock", socket)
+        # The client's timeout is for one API call; this socket stays open for as long as the workspace lives,
+        # and a run may print nothing for minutes. Waiting here is the reader thread's job.
+        raw.settimeout(None)
+        return raw
+
+    try:
+        raw, connection = linked_exec(links, container, start, timeout=HELLO_TIMEOUT)
     except docker.errors.APIError as error:
-        if listening is not None:
-            listener_close(listening[0])
         raise AgentMissing(str(error), gone=error.status_code in (404, 409)) from None
-    raw = getattr(socket, "_sock", socket)
-    # The client's timeout is for one API call; this socket stays open for as long as the workspace lives,
-    # and a run may print nothing for minutes. Waiting here is the reader thread's job.
-    raw.settimeout(None)
-    connection = accept(listening[0], raw, HELLO_TIMEOUT) if listening is not None else None
     return Agent(DockerLink(raw) if connection is None else SocketLink(connection, raw), container)
 
 

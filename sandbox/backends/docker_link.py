@@ -93,6 +93,22 @@ class LinkFolders:
             shutil.rmtree(self.root / container, ignore_errors=True)
 
 
+def linked_exec(links: LinkFolders | None, container: str, start, *, timeout: float):
+    """Start an exec whose process may connect back over `container`'s link folder: (the exec's socket, the
+    process's connection or None).
+
+    `start(link)` starts the exec, with `link` the path of a socket listening for it inside the workspace (None
+    without a folder), and returns the exec's socket with no timeout. If it raises, the socket is gone too."""
+    listening = links.listen(container) if links is not None else None
+    try:
+        raw = start(listening[1] if listening is not None else None)
+    except BaseException:
+        if listening is not None:
+            listener_close(listening[0])
+        raise
+    return raw, accept(listening[0], raw, timeout) if listening is not None else None
+
+
 def accept(listener: socket.socket, beside, timeout: float) -> socket.socket | None:
     """The agent's connection to `listener`, or None once `beside` (its exec's socket) says something first
     (the agent found no link and speaks there) or `timeout` passed. The socket file is gone either way.

@@ -27,7 +27,7 @@ from sandbox.backends import terminal_commands as commands
 from sandbox.backends.agent_link import HELLO_TIMEOUT
 from sandbox.backends.base import Terminal, TerminalRequest, TerminalStatus
 from sandbox.backends.docker_engine import ENGINE_FAILURES, engine_errors, first_line
-from sandbox.backends.docker_link import LinkFolders, accept, listener_close
+from sandbox.backends.docker_link import LinkFolders, linked_exec
 from sandbox.errors import SandboxError, SandboxNotFound
 
 log = logging.getLogger(__name__)
@@ -48,10 +48,9 @@ class DockerTerminal(Terminal):
         links: LinkFolders | None = None,
     ) -> None:
         self._api, self._container, self._request, self._security = api, container, request, security
-        listening = links.listen(container) if links is not None and not request.watch else None
-        link = listening[1] if listening is not None else None
-        command = runner.as_attendee(commands.attach_command(request, link=link), security=security)
-        try:
+
+        def start(link: str | None):
+            command = runner.as_attendee(commands.attach_command(request, link=link), security=security)
             with engine_errors("opening your terminal", container=container, starting=True):
                 self._exec_id = api.exec_create(
                     container,
@@ -63,15 +62,15 @@ class DockerTerminal(Terminal):
                     environment=commands.attach_environment(request),
                 )["Id"]
                 hijacked = api.exec_start(self._exec_id, socket=True, tty=True)
-        except BaseException:
-            if listening is not None:
-                listener_close(listening[0])
-            raise
-        self._exec_socket = getattr(hijacked, "_sock", hijacked)
-        # The client's timeout is for one API call; a terminal may print nothing for hours.
-        self._exec_socket.settimeout(None)
-        # The attach connects first thing; when it cannot, it speaks on the TTY, which then has something to read.
-        connection = accept(listening[0], self._exec_socket, HELLO_TIMEOUT) if listening is not None else None
+            raw = getattr(hijacked, "_sock", hijacked)
+            raw.settimeout(None)  # the client's timeout is for one API call; a terminal may print nothing for hours
+            return raw
+
+        # A typing attach connects first thing; when it cannot, it speaks on the TTY, which then has something
+        # to read. A watch only reads, over the TTY.
+        self._exec_socket, connection = linked_exec(
+            None if request.watch else links, container, start, timeout=HELLO_TIMEOUT
+        )
         self.linked = connection is not None
         self._socket = connection if connection is not None else self._exec_socket
         self._closed = False

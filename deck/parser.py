@@ -44,7 +44,11 @@ def deck_text_read(*, path: Path) -> str:
         raise DeckFileError(
             f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); save the deck as UTF-8"
         ) from None
-    return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    if "\x00" in text:  # a shell stops reading a line there: a block would run cut short
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise DeckFileError(f"{path}:{line}: a NUL character (byte 0x00) in the text; remove it and save the deck")
+    return text
 
 
 def deck_parse(

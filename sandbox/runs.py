@@ -61,9 +61,9 @@ def run_create(*, attendee: Attendee, deck_slug: str, block_id: object, code: ob
 
     `code` is the attendee's edited text of the block, or None for the deck's
     own. Refuses (RunRefused) a block that does not exist or cannot run, code
-    longer than PODIUM_RUN_CODE_MAX bytes, more than PODIUM_RUNS_PER_ATTENDEE
-    runs at once, a new sandbox past PODIUM_MAX_SANDBOXES, and more runs or new
-    sandboxes than the rate limits allow (`sandbox.limits`; `address` is the client's).
+    longer than PODIUM_RUN_CODE_MAX bytes or with a NUL character, more than
+    PODIUM_RUNS_PER_ATTENDEE runs at once, a new sandbox past
+    PODIUM_MAX_SANDBOXES, and more runs or new sandboxes than the rate limits allow (`sandbox.limits`; `address` is the client's).
     """
     if attendee.deck_slug != deck_slug:
         raise RunRefused("not-found", f"There is no deck called {deck_slug!r} here.")
@@ -77,6 +77,11 @@ def run_create(*, attendee: Attendee, deck_slug: str, block_id: object, code: ob
             "limit",
             f"This code is {size:,} bytes long; a run may hold at most {limit:,} bytes "
             "(the limit PODIUM_RUN_CODE_MAX).",
+        )
+    if "\x00" in text:  # bash reads a line only up to it: the run would be cut short without a word
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise RunRefused(
+            "bad-request", f"This code has a NUL character (byte 0x00) on line {line}; remove it and run it again."
         )
     with transaction.atomic():
         # Locks the attendee row, so two sockets of one attendee cannot both pass the count.

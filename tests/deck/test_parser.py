@@ -165,6 +165,14 @@ def test_non_utf8_file_raises_deck_file_error_naming_the_line(tmp_path):
         deck_parse(path=path)
 
 
+def test_a_nul_character_raises_deck_file_error_naming_the_line(tmp_path):
+    # A shell stops reading a line at NUL: a block holding one would run cut short, without a word.
+    path = tmp_path / "pasted.md"
+    path.write_bytes(b"# One\n\n```bash\necho a\x00echo b\n```\n")
+    with pytest.raises(DeckFileError, match=r"pasted\.md:4: a NUL character \(byte 0x00\)"):
+        deck_parse(path=path)
+
+
 def test_a_folder_is_not_a_deck_file(tmp_path):
     with pytest.raises(DeckFileError, match="is a folder"):
         deck_parse(path=tmp_path)

@@ -37,6 +37,14 @@ def test_code_limit_counts_bytes_not_characters(attendee, settings):
         run_create(attendee=attendee, deck_slug=SLUG, block_id=SHELL, code="é" * 6)
 
 
+def test_code_with_a_nul_character_is_refused_naming_its_line(attendee):
+    # bash would stop reading the line at NUL and run the rest cut short, without a word.
+    with pytest.raises(RunRefused, match="NUL character.*on line 2") as refused:
+        run_create(attendee=attendee, deck_slug=SLUG, block_id=SHELL, code="echo one\necho a\x00; rm -rf x\n")
+    assert refused.value.code == "bad-request"
+    assert not Run.objects.exists()
+
+
 def test_the_first_end_of_a_run_wins(attendee):
     run = run_create(attendee=attendee, deck_slug=SLUG, block_id=SHELL)
     first = run_finish(run_id=str(run.id), status="cancelled", message="Cancelled: the process was stopped.")

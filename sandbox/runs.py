@@ -63,7 +63,8 @@ def run_create(*, attendee: Attendee, deck_slug: str, block_id: object, code: ob
     own. Refuses (RunRefused) a block that does not exist or cannot run, code
     longer than PODIUM_RUN_CODE_MAX bytes or with a NUL character, more than
     PODIUM_RUNS_PER_ATTENDEE runs at once, a new sandbox past
-    PODIUM_MAX_SANDBOXES, and more runs or new sandboxes than the rate limits allow (`sandbox.limits`; `address` is the client's).
+    PODIUM_MAX_SANDBOXES, and more runs or new sandboxes than the rate limits
+    allow (`sandbox.limits`; `address` is the client's).
     """
     if attendee.deck_slug != deck_slug:
         raise RunRefused("not-found", f"There is no deck called {deck_slug!r} here.")

@@ -554,6 +554,9 @@ int main(int argc, char **argv) {
     int attach = strcmp(command, "attach") == 0;
     /* First: the server waits for this connection, or for the TTY to say something when there is none. */
     int link = attach && argc > 4 ? link_connect(argv[4]) : -1;
+    /* Until the holder has the link, what this attach says (why it failed) goes where the server reads. */
+    int tty_err = link >= 0 ? dup(2) : -1;
+    if (tty_err >= 0) dup2(link, 2);
     int fd = connect_holder();
     if (fd < 0 && attach) {
         int lock = open(LOCK, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -571,6 +574,10 @@ int main(int argc, char **argv) {
         return 3;
     }
     if (hello_send(fd, attach ? 'A' : 'W', client, keep_s, 1, link) != 0) die("attaching");
+    if (tty_err >= 0) {
+        dup2(tty_err, 2);
+        close(tty_err);
+    }
     if (link >= 0) close(link); /* the holder has it now */
     return follow(fd);
 }

@@ -143,6 +143,22 @@ def test_a_terminal_speaks_over_the_link_folder_and_follows_resizes(backend, mak
         again.close()
 
 
+def test_an_attach_that_fails_after_linking_says_why_over_the_link(backend, make_sandbox):
+    # The attach connects to the link first thing; a failure after that (here: the session's lock file cannot
+    # be opened, for a folder stands in its place) used to go to the exec's TTY, which nobody reads then.
+    _, state = make_sandbox()
+    assert run(backend, state, "mkdir -p /root/.podium/terminals/session.lock").result.exit_code == 0
+    terminal = backend.terminal_open(state=state, request=TerminalRequest(client="failing"))
+    try:
+        assert terminal.linked
+        said = _screen_until(terminal, r"^podium-shell: locking .*session\.lock: Is a directory$")
+        assert "podium-shell" in said
+        terminal.raw_socket().settimeout(10)
+        assert terminal.read() == b""  # and then the terminal ends
+    finally:
+        terminal.close()
+
+
 def test_a_terminal_in_a_workspace_without_a_link_folder_speaks_through_the_engine(prepared, tmp_path):
     without = DockerBackend(config=replace(config_for(), links=""))
     state = without.ensure(spec=spec_new(), state={}, progress=lambda message: None)

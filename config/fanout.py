@@ -37,7 +37,7 @@ from collections.abc import Callable
 
 from channels.layers import get_channel_layer
 
-from config.frames import FrameWriter, frame_writer, text_frame
+from config.frames import FrameWriter, frame_writer, message_frame
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ class _Fanout:
             try:
                 if writer is not None:
                     if frame is None:
-                        frame = text_frame(message)
+                        frame = message_frame(message)
                     if writer.write(frame):
                         continue
                 if isinstance(message, bytes):

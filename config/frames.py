@@ -9,7 +9,7 @@ turn of the loop, then unregisters it. At a thousand followers of a talk
 that was most of a slide change (`config.fanout`).
 
 A server's frame of a text message is the same bytes for every socket (no
-mask, RFC 6455 §5.1), so `text_frame` builds it once and `FrameWriter.write`
+mask, RFC 6455 §5.1), so `message_frame` builds it once and `FrameWriter.write`
 puts it on each connection: straight into the kernel's socket buffer when
 Twisted has nothing waiting for that socket (what Twisted would do a turn
 later), else behind what is waiting, through Twisted, so a socket's messages
@@ -41,7 +41,7 @@ _TEXT_FIN = 0x81  # FIN, opcode 1 (text)
 _BINARY_FIN = 0x82  # FIN, opcode 2 (binary)
 
 
-def text_frame(message: str | bytes) -> bytes:
+def message_frame(message: str | bytes) -> bytes:
     """The unmasked, unfragmented websocket frame a server sends for `message`: a text frame for a str, a
     binary frame for bytes."""
     first, payload = (_TEXT_FIN, message.encode("utf-8")) if isinstance(message, str) else (_BINARY_FIN, message)

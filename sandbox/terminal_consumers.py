@@ -25,7 +25,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from config.frames import frame_writer, text_frame
+from config.frames import frame_writer, message_frame
 from config.ratelimit import client_address
 from config.websocket import BadFrame, DirectDispatch, frame_json
 from deck.errors import DeckFileError, DeckNotFound
@@ -219,7 +219,7 @@ class TerminalSocket(DirectDispatch, AsyncWebsocketConsumer):
         if self._gone:
             return True  # nothing more goes to a socket that was closed
         writer = frame_writer(self.scope)
-        return writer is not None and writer.write(text_frame(data))
+        return writer is not None and writer.write(message_frame(data))
 
     async def _end(self, reason: str, message: str) -> None:
         if self._gone:

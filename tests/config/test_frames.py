@@ -7,7 +7,7 @@ import pytest
 from websockets.frames import Frame, Opcode
 from websockets.streams import StreamReader
 
-from config.frames import _after, _small_binary, binary_frame, text_frame
+from config.frames import _after, _small_binary, binary_frame, message_frame
 
 
 def read_frame(data: bytes) -> Frame:
@@ -27,7 +27,7 @@ def test_a_binary_frame_in_parts_is_the_frame_a_client_reads(size):
     head, data = b'{"type": "run.output", "seq": 1}\n', bytes(range(256)) * (size // 256) + b"x" * (size % 256)
     frame = read_frame(b"".join(binary_frame(head, data)))
     assert (frame.opcode, frame.fin, frame.data) == (Opcode.BINARY, True, head + data)
-    assert b"".join(binary_frame(head + data)) == text_frame(head + data)
+    assert b"".join(binary_frame(head + data)) == message_frame(head + data)
 
 
 def test_what_a_partial_send_leaves_is_the_rest_in_order():

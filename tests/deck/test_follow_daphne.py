@@ -14,7 +14,7 @@ import pytest
 import websockets
 from websockets.frames import Frame, Opcode
 
-from config.frames import text_frame
+from config.frames import message_frame
 from tests.live_server import live_server
 
 FIXTURES = Path(__file__).parent / "fixtures" / "follow"
@@ -83,9 +83,9 @@ def test_many_followers_under_daphne_each_see_every_goto_in_order(tmp_path):
 
 @pytest.mark.parametrize("text", ["", "x" * 125, "x" * 126, "é" * 40000, "y" * 65536, "z" * 300_000])
 def test_a_ready_made_frame_is_the_servers_frame_of_that_text(text):
-    assert text_frame(text) == Frame(Opcode.TEXT, text.encode("utf-8")).serialize(mask=False)
+    assert message_frame(text) == Frame(Opcode.TEXT, text.encode("utf-8")).serialize(mask=False)
 
 
 @pytest.mark.parametrize("data", [b"", b"\x00" * 125, b"\xff" * 126, bytes(range(256)) * 300])
 def test_bytes_get_the_servers_binary_frame(data):
-    assert text_frame(data) == Frame(Opcode.BINARY, data).serialize(mask=False)
+    assert message_frame(data) == Frame(Opcode.BINARY, data).serialize(mask=False)

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from sandbox.backends import runner
 from sandbox.backends.docker_agent import AGENT
 from tests.sandbox.backend_runs import run
 
@@ -71,6 +72,17 @@ def test_a_run_written_to_an_agent_that_dies_before_reading_it_runs_on_a_new_age
     (after,) = results
     assert (after.output, after.result.exit_code) == ("after\n", 3)
     assert agents_in(docker_client, state) == 1
+
+
+def test_a_run_whose_code_file_was_taken_away_fails_saying_so(backend, make_sandbox, docker_client):
+    # The agent writes a run's code to a file and starts podium-run on it; a loop of the attendee's (in their
+    # terminal, say) can remove it in between. podium-run then ran nothing and the run ended "ok".
+    _, state = make_sandbox()
+    command = runner.as_attendee(runner.run_command(kind="shell", run_id="taken"), security=backend.config.security)
+    container = docker_client.containers.get(state["container"])
+    result = container.exec_run(command, environment={"PODIUM_RUN_FILES": "agent"})
+    assert result.exit_code == 2
+    assert "podium-run: the code of run taken is gone from /run/podium/runs" in result.output.decode()
 
 
 def test_a_workspace_without_an_agent_runs_code_one_exec_at_a_time(backend, make_sandbox, docker_client):

@@ -11,14 +11,14 @@ if [ -s "$__podium_saved/cwd" ]; then
     read -r __podium_was_cwd <"$__podium_saved/cwd"
     cd "$__podium_was_cwd" 2>/dev/null
 fi
-# `declare -x NAME=value` lines; sourced at top level so they stay global.
+# `declare -x NAME=value` lines (-ix, -xu ... for those attributes); sourced at top level so they stay global.
 if [ -f "$__podium_saved/env" ]; then
     IFS= read -r -d '' __podium_was_env <"$__podium_saved/env"
     . "$__podium_saved/env" 2>/dev/null
 fi
 
 __podium_save() {
-    local name kv line text=
+    local name kv line attrs text=
     local -A base=()
     while IFS= read -r -d '' kv; do base[${kv%%=*}]=${kv#*=}; done </proc/1/environ
     [ -d "$__podium_saved" ] || mkdir -p "$__podium_saved" 2>/dev/null
@@ -28,7 +28,8 @@ __podium_save() {
     for name in $(compgen -e); do
         case "$name" in PWD | OLDPWD | SHLVL | _) continue ;; esac
         if [ -n "${base[$name]+set}" ] && [ "${base[$name]}" = "${!name}" ]; then continue; fi
-        printf -v line 'declare -x %s=%q\n' "$name" "${!name}"
+        attrs=${!name@a} # kept as `declare -ix` etc.: an exported integer still adds up in the next run
+        printf -v line 'declare -%s %s=%q\n' "${attrs//[^xilu]/}" "$name" "${!name}"
         text+=$line
     done
     if [ "$text" != "$__podium_was_env" ]; then

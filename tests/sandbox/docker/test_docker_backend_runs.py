@@ -92,9 +92,12 @@ def test_cd_and_export_hold_between_runs(backend, shared):
         # an `exit` in the code still saves
         assert run(backend, shared, "cd /etc; export GREETING=bye; exit 4").result.exit_code == 4
         assert run(backend, shared, 'pwd; echo "$GREETING"').output == "/etc\nbye\n"
+        # an exported integer stays one: the next run's += adds
+        assert run(backend, shared, "declare -xi COUNT=40; declare -xu SHOUT=hey").chunks == []
+        assert run(backend, shared, 'COUNT+=2; SHOUT+=you; echo "$COUNT $SHOUT"').output == "42 HEYYOU\n"
     finally:
-        run(backend, shared, "cd /workshop; unset GREETING")
-    assert run(backend, shared, 'pwd; echo "[${GREETING:-}]"').output == "/workshop\n[]\n"
+        run(backend, shared, "cd /workshop; unset GREETING COUNT SHOUT")
+    assert run(backend, shared, 'pwd; echo "[${GREETING:-}${COUNT:-}]"').output == "/workshop\n[]\n"
 
 
 # --- each attendee's own engine ---------------------------------------------------------------------------

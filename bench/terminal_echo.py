@@ -9,18 +9,21 @@ holder → bash, and back. Every 40 letters a Ctrl+U clears the line (not timed)
 
 Baseline in the same run, in the same workspace container: a raw TTY exec of bash through the engine API
 (what `docker exec -it` does, through podium-enter as every attendee's command), one letter at a time, timed
-the same way (`raw_echo_*`); the two are interleaved so both see the same load, and which of the three
-(with the floor below) goes first after each pause turns from letter to letter: the first echo after a pause
-pays for waking the machine (on this machine 16 of the 39 slowest of 2000 terminal echoes were the first after
-a clear, when the terminal always went first). `echo_p99_ratio` =
-echo_p99_ms / raw_echo_p99_ms (the goal: at most 1.5).
+the same way (`raw_echo_*`). `echo_p99_ratio` = echo_p99_ms / raw_echo_p99_ms (the goal: at most 1.5).
+
+Like for like: both are read by the same kind of client, a blocking socket in one thread, `recv` as data comes
+(bench/ws_client.py for the websocket; its docstring says why not an asyncio client library, which cost the
+websocket side alone 0.15 ms at p50 and 0.4-0.5 ms at p99 on this machine). A p99 of 5000 samples is the
+50th slowest: of 2000 (the 20th) it moved with every run (1.09-1.65× over nine). The sides are interleaved
+so all see the same load, and which goes first after each pause turns from letter to letter: the first echo
+after a pause pays for waking the machine.
 
 Second baseline, interleaved too: the same client through a bare Python websocket relay in front of a raw TTY
 exec (bench/ws_tty_relay.py, a process of its own): `floor_echo_*`, the least any terminal with a Python
 websocket server in front of `docker exec -it` costs. `echo_vs_floor_p50_ratio` / `_p99_ratio` compare
 Podium's terminal with it; `floor_p99_ratio` compares it with the raw exec.
 
-    .venv/bin/python bench/terminal_echo.py [--keys 2000]
+    .venv/bin/python bench/terminal_echo.py [--keys 5000]
 
 Needs a Docker engine and the workspace image (`manage.py sandbox prepare`). Removes its sandbox and stops
 daphne at the end, also on failure. Progress on stderr; the last stdout line is one JSON object.
@@ -39,6 +42,7 @@ from pathlib import Path
 
 import bench_server as support
 import common as bench
+from ws_client import LeanSocket
 
 LETTERS = string.ascii_lowercase
 CLEAR_EVERY = 40
@@ -46,41 +50,58 @@ WAIT_S = 30  # one echo; never reached unless something is broken
 
 
 class TerminalSocket:
-    """The page's terminal socket: output acknowledged as the page does (static/podium/js/terminal/session.js)."""
+    """The page's terminal socket, read with `LeanSocket`: output acknowledged as the page does
+    (static/podium/js/terminal/session.js)."""
 
-    def __init__(self, socket_) -> None:
+    def __init__(self, socket_: LeanSocket) -> None:
         self.socket = socket_
         self.ack_every = 1
         self.shown = 0
 
-    async def send(self, data) -> None:
-        await self.socket.send(data)
-
-    async def close(self) -> None:
-        await self.socket.close()
-
-    async def output(self, wait: float) -> tuple[bytes | None, float]:
+    def output(self, wait: float) -> tuple[bytes | None, float]:
         """The next output frame (acknowledged once `ack_every` bytes are shown; None for a JSON message) and
-        when it arrived (before any ack it brings is sent)."""
-        frame = await asyncio.wait_for(self.socket.recv(), wait)
+        when it arrived (before any ack it brings is sent). TimeoutError after `wait` seconds of nothing."""
+        self.socket.settimeout(wait)
+        frame = self.socket.recv()
         arrived = time.perf_counter()
         if not isinstance(frame, bytes):
             return None, arrived
         self.shown += len(frame)
         if self.shown >= self.ack_every:
-            await self.socket.send(json.dumps({"type": "ack", "bytes": self.shown}))
+            self.socket.send(json.dumps({"type": "ack", "bytes": self.shown}))
             self.shown = 0
         return frame, arrived
 
+    def quiet(self, seconds: float = 0.5) -> None:
+        """Read (and acknowledge) until nothing came for `seconds`."""
+        while True:
+            try:
+                self.output(seconds)
+            except TimeoutError:
+                return
 
-async def _terminal_open(server: support.BenchServer, session_key: str) -> TerminalSocket:
-    socket_ = await bench.websocket_open(
-        port=server.port, path=f"/ws/decks/{support.SLUG}/terminal/", session_key=session_key
+    def echo(self, letter: str) -> float:
+        started = time.perf_counter()
+        self.socket.send(letter.encode())
+        while True:
+            frame, arrived = self.output(WAIT_S)
+            if frame is not None and letter.encode() in frame:
+                return arrived - started
+
+    def clear(self) -> None:
+        self.socket.send(b"\x15")
+        self.quiet(0.3)
+
+
+def _terminal_open(server: support.BenchServer, session_key: str) -> TerminalSocket:
+    socket_ = LeanSocket.open(
+        port=server.port, path=f"/ws/decks/{support.SLUG}/terminal/", cookie=f"sessionid={session_key}"
     )
-    await socket_.send(json.dumps({"type": "open", "cols": 120, "rows": 30}))
+    socket_.send(json.dumps({"type": "open", "cols": 120, "rows": 30}))
     terminal = TerminalSocket(socket_)
+    socket_.settimeout(support.RECV_TIMEOUT_S)
     while True:
-        frame = await asyncio.wait_for(socket_.recv(), support.RECV_TIMEOUT_S)
+        frame = socket_.recv()
         if isinstance(frame, str):
             message = json.loads(frame)
             if message["type"] == "terminal.ready":
@@ -88,26 +109,8 @@ async def _terminal_open(server: support.BenchServer, session_key: str) -> Termi
                 break
             if message["type"] in ("terminal.ended", "error"):
                 raise RuntimeError(f"the terminal was refused: {message}")
-    await _quiet(terminal)
+    terminal.quiet()
     return terminal
-
-
-async def _quiet(terminal: TerminalSocket, seconds: float = 0.5) -> None:
-    """Read (and acknowledge) until nothing came for `seconds`."""
-    while True:
-        try:
-            await terminal.output(seconds)
-        except TimeoutError:
-            return
-
-
-async def _echo(terminal: TerminalSocket, letter: str) -> float:
-    started = time.perf_counter()
-    await terminal.send(letter.encode())
-    while True:
-        frame, arrived = await terminal.output(WAIT_S)
-        if frame is not None and letter.encode() in frame:
-            return arrived - started
 
 
 class RawTty:
@@ -134,6 +137,10 @@ class RawTty:
             pass
         return time.perf_counter() - started
 
+    def clear(self) -> None:
+        self.socket.sendall(b"\x15")
+        self.quiet(0.3)
+
     def close(self) -> None:
         self.socket.sendall(b"\x15exit\r")
         self.socket.close()
@@ -157,58 +164,53 @@ def _relay_stop(relay: subprocess.Popen) -> None:
     relay.wait(timeout=15)
 
 
-async def _floor_open(container: str) -> tuple[subprocess.Popen, TerminalSocket]:
+def _floor_open(container: str) -> tuple[subprocess.Popen, TerminalSocket]:
     """The bare relay to `container` and the client's socket to it, as quiet as the terminal's."""
-    relay, port = await asyncio.to_thread(_relay_start, container)
-    floor = TerminalSocket(await bench.websocket_open(port=port, path="/"))
-    await _quiet(floor)
+    relay, port = _relay_start(container)
+    floor = TerminalSocket(LeanSocket.open(port=port, path="/"))
+    floor.quiet()
     return relay, floor
+
+
+def _keys(sides: dict[str, TerminalSocket | RawTty], keys: int) -> dict[str, list[float]]:
+    """Type `keys` letters on each side in turn, who goes first turning letter by letter; ms per echo by side."""
+    order = list(sides)
+    samples: dict[str, list[float]] = {name: [] for name in order}
+    for index in range(keys):
+        letter = LETTERS[index % len(LETTERS)]
+        for name in order[index % 3 :] + order[: index % 3]:
+            samples[name].append(sides[name].echo(letter) * 1000)
+        if (index + 1) % CLEAR_EVERY == 0:
+            for side in sides.values():
+                side.clear()
+            bench.say(
+                f"{index + 1}/{keys}: last echo {samples['echo'][-1]:.1f} ms, raw {samples['raw_echo'][-1]:.1f} ms, "
+                f"bare relay {samples['floor_echo'][-1]:.1f} ms"
+            )
+    return samples
+
+
+def _measured(attendee: support.WarmAttendee, session_key: str, server: support.BenchServer, keys: int) -> dict:
+    """The three sides opened, `keys` letters typed on each, all closed again (also on failure)."""
+    terminal = _terminal_open(server, session_key)
+    raw = RawTty(attendee.api, attendee.container)
+    relay, floor = _floor_open(attendee.container)
+    try:
+        return _keys({"echo": terminal, "raw_echo": raw, "floor_echo": floor}, keys)
+    finally:
+        terminal.socket.close()
+        floor.socket.close()
+        _relay_stop(relay)
+        raw.close()
 
 
 async def measure(server: support.BenchServer, keys: int) -> dict:
     async with support.attendee_warm(server) as attendee:
-        terminal = await _terminal_open(server, next(iter(server.sessions)))  # the one attendee's session
-        raw = await asyncio.to_thread(RawTty, attendee.api, attendee.container)
-        relay, floor = await _floor_open(attendee.container)
-        echo, raw_echo, floor_echo = [], [], []
-
-        async def podium(letter: str) -> None:
-            echo.append(await _echo(terminal, letter) * 1000)
-
-        async def engine(letter: str) -> None:
-            raw_echo.append(await asyncio.to_thread(raw.echo, letter) * 1000)
-
-        async def bare(letter: str) -> None:
-            floor_echo.append(await _echo(floor, letter) * 1000)
-
-        sides = (podium, engine, bare)
-        try:
-            for index in range(keys):
-                letter = LETTERS[index % len(LETTERS)]
-                for side in sides[index % 3 :] + sides[: index % 3]:  # who goes first turns letter by letter
-                    await side(letter)
-                if (index + 1) % CLEAR_EVERY == 0:
-                    for socket_ in (terminal, floor):
-                        await socket_.send(b"\x15")
-                        await _quiet(socket_, 0.3)
-                    await asyncio.to_thread(raw.socket.sendall, b"\x15")
-                    await asyncio.to_thread(raw.quiet, 0.3)
-                    bench.say(
-                        f"{index + 1}/{keys}: last echo {echo[-1]:.1f} ms, raw {raw_echo[-1]:.1f} ms, "
-                        f"bare relay {floor_echo[-1]:.1f} ms"
-                    )
-        finally:
-            await terminal.close()
-            await floor.close()
-            await asyncio.to_thread(_relay_stop, relay)
-            await asyncio.to_thread(raw.close)
-    figures = {
-        "keys": keys,
-        "security": support.SECURITY,
-        **bench.p50_p99("echo_{p}_ms", echo, digits=2),
-        **bench.p50_p99("raw_echo_{p}_ms", raw_echo, digits=2),
-        **bench.p50_p99("floor_echo_{p}_ms", floor_echo, digits=2),
-    }
+        session_key = next(iter(server.sessions))  # the one attendee's session
+        samples = await asyncio.to_thread(_measured, attendee, session_key, server, keys)
+    figures = {"keys": keys, "security": support.SECURITY, "client": "blocking socket (bench/ws_client.py)"}
+    for name, values in samples.items():
+        figures.update(bench.p50_p99(name + "_{p}_ms", values, digits=2))
     figures["echo_p50_ratio"] = bench.ratio(figures["echo_p50_ms"], figures["raw_echo_p50_ms"])
     figures["echo_p99_ratio"] = bench.ratio(figures["echo_p99_ms"], figures["raw_echo_p99_ms"])
     figures["floor_p99_ratio"] = bench.ratio(figures["floor_echo_p99_ms"], figures["raw_echo_p99_ms"])
@@ -219,7 +221,7 @@ async def measure(server: support.BenchServer, keys: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--keys", type=int, default=2000, help="keystrokes measured on each side (default 2000)")
+    parser.add_argument("--keys", type=int, default=5000, help="keystrokes measured on each side (default 5000)")
     args = parser.parse_args()
     if not 1 <= args.keys <= 10000:
         sys.exit("bench: --keys must be between 1 and 10000")

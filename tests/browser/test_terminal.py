@@ -7,6 +7,7 @@ view has the panel too. Screenshots go to tests/artifacts/ (terminal-*.png).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -129,6 +130,28 @@ def test_the_presenter_sees_a_full_screen_program_where_the_attendee_sees_it(per
     assert (narrow["row"], narrow["col"]) == (narrow["rows"] - 2, narrow["cols"] - 9)
     assert place(dashboard, "podiumWatched", "AGAIN") == narrow
     dashboard.screenshot(path=str(artifacts_dir / "terminal-watched-resized.png"))
+
+
+def test_a_copy_of_a_tab_gets_a_terminal_of_its_own_and_leaves_the_first_ones_open(person, terminal_server):
+    # The browser's Duplicate copies a tab's sessionStorage, the terminal's tab id with it: the copy took the
+    # first tab's terminal over ("This terminal was opened again from this browser tab ...") when it opened.
+    first = person()
+    deck_open(first, terminal_server.url(f"/decks/{SLUG}/"))
+    open_terminal(first)
+    stored = first.evaluate("() => Object.fromEntries(Object.entries(sessionStorage))")
+    assert stored.get("podium-terminal:tab") and stored.get(f"podium-terminal:open:{SLUG}") == "true"
+    copy = first.context.new_page()
+    copy.add_init_script(f"for (const [k, v] of Object.entries({json.dumps(stored)})) sessionStorage.setItem(k, v);")
+    deck_open(copy, terminal_server.url(f"/decks/{SLUG}/"))
+    copy.wait_for_function(PROMPT_OR_REFUSED, timeout=FIRST_RUN)  # the copy reopens its panel, as a reload does
+    assert copy.evaluate("() => sessionStorage.getItem('podium-terminal:tab')") != stored["podium-terminal:tab"]
+    copy.locator("#term-panel .xterm-helper-textarea").focus()
+    assert command(copy, "echo copy-$((2+3))", "(copy-5)") == "copy-5"
+    # The first tab's terminal is still open, on the same shell (one sandbox, one session, two attaches).
+    expect(first.locator("#term-panel .term-reopen")).to_be_hidden()
+    first.locator("#term-panel .xterm-helper-textarea").focus()
+    assert command(first, "echo first-$((3+4))", "(first-7)") == "first-7"
+    assert first.evaluate("() => sessionStorage.getItem('podium-terminal:tab')") == stored["podium-terminal:tab"]
 
 
 def test_a_terminal_past_the_limit_says_which_and_opens_again_once_another_closes(

@@ -44,7 +44,7 @@ const stored = {
 /**
  * This browser tab's id (kept across reloads, as sessionStorage is per tab): the server lets a socket of the tab
  * take the place of the tab's earlier one, which a dropped network may have left open there. `renew` makes a new
- * one (a copy of the tab has the same id until it does).
+ * one.
  */
 function tabId(renew = false) {
   const key = "podium-terminal:tab";
@@ -60,6 +60,59 @@ function tabId(renew = false) {
   } catch {
     return fresh(); // storage refused: a reload is then a new tab to the server
   }
+}
+
+const TAB_CHANNEL = "podium-terminal-tabs";
+const TAB_ASK_MS = 150;
+
+/**
+ * The tab id this page may use, asked for once among this browser's pages. A copy of a tab (the browser's
+ * Duplicate copies its sessionStorage, the id with it) would otherwise take the terminal of the tab it copies:
+ * a page asks the others (BroadcastChannel) whether one holds its id, and one that does answers, so the copy
+ * takes a new id. A reload asks too, and nobody answers: the page before it is gone.
+ * Returns { id(): Promise of the id, renew(): a new id, now }.
+ */
+function tabClaim() {
+  let held = null;
+  let channel = null;
+  try {
+    channel = new BroadcastChannel(TAB_CHANNEL);
+  } catch {
+    // no BroadcastChannel: as before, a copy of a tab shares its id until its first takeover
+  }
+  if (channel) {
+    channel.addEventListener("message", ({ data }) => {
+      if (held && data && data.ask === held) channel.postMessage({ holds: held });
+    });
+  }
+  const claimed = new Promise((resolve) => {
+    const wanted = tabId();
+    if (!channel) {
+      held = wanted;
+      resolve(held);
+      return;
+    }
+    const answered = ({ data }) => {
+      if (!data || data.holds !== wanted) return;
+      finish(tabId(true));
+    };
+    const timer = setTimeout(() => finish(wanted), TAB_ASK_MS);
+    function finish(id) {
+      clearTimeout(timer);
+      channel.removeEventListener("message", answered);
+      held = id;
+      resolve(id);
+    }
+    channel.addEventListener("message", answered);
+    channel.postMessage({ ask: wanted });
+  });
+  return {
+    id: () => claimed.then(() => held),
+    renew() {
+      held = tabId(true);
+      return held;
+    },
+  };
 }
 
 /** The font size for a window of this height, in CSS pixels, before the reader's own adjustment. */
@@ -82,6 +135,7 @@ export function startTerminalPanel(config) {
   const reopen = panel.querySelector(".term-reopen");
   const buttons = Array.from(document.querySelectorAll("[data-terminal-toggle]"));
   const openKey = `open:${config.slug}`;
+  const tabs = tabClaim();
   let term = null;
   let fit = null;
   let session = null;
@@ -124,7 +178,7 @@ export function startTerminalPanel(config) {
       say(config.unavailable);
       return;
     }
-    const xterm = await loadXterm(config.assets);
+    const [xterm, tab] = await Promise.all([loadXterm(config.assets), tabs.id()]);
     if (!xterm) {
       say("The terminal (xterm.js) is not installed on this server.");
       return;
@@ -149,7 +203,7 @@ export function startTerminalPanel(config) {
     term.onResize(({ cols, rows }) => session && session.resize(cols, rows));
     say("Opening…");
     session = connectTerminal(config.url, term, {
-      tab: tabId(),
+      tab,
       on: {
         status: say,
         ready: () => say(""),
@@ -158,7 +212,7 @@ export function startTerminalPanel(config) {
         },
         ended(message, reason) {
           // A copy of this tab holds the attach now: opening the terminal here again must not take it back.
-          if (reason === "replaced") tabId(true);
+          if (reason === "replaced") tabs.renew();
           say(message);
           // What is left is a picture of the shell: no cursor, no keys; "Open again" starts over.
           term.options.disableStdin = true;

@@ -193,7 +193,56 @@ static void output(const char *data, size_t n) {
     }
 }
 
-/* The ring as it was printed, from its first whole line on once it has wrapped. */
+/* Where the escape sequence at s[i] (ESC [, ESC ] or ESC P) ends, one past it; 0 when it is none of those, is
+ * cut off, or is a string longer than a query ever is. */
+static size_t sequence_end(const char *s, size_t n, size_t i) {
+    size_t j = i + 2;
+    if (s[i + 1] == '[') {
+        while (j < n && s[j] >= 0x20 && s[j] <= 0x3f) j++;
+        return j < n && s[j] >= 0x40 && s[j] <= 0x7e ? j + 1 : 0;
+    }
+    if (s[i + 1] != ']' && s[i + 1] != 'P') return 0;
+    for (; j < n && j < i + 512; j++) {
+        if (s[j] == '\a') return j + 1;
+        if (s[j] == '\033') return j + 1 < n && s[j + 1] == '\\' ? j + 2 : 0;
+    }
+    return 0;
+}
+
+/* Whether the sequence q[0..n) asks the terminal something (device attributes or status, a mode, the version,
+ * the keyboard flags, a colour or the clipboard, a setting or a capability). */
+static int sequence_asks(const char *q, size_t n) {
+    char kind = q[1], last = q[n - 1], first = n > 3 ? q[2] : 0;
+    if (kind == '[') {
+        if (last == 'c') return 1;                              /* DA1, DA2 (>), DA3 (=) */
+        if (last == 'n') return first != '>';                   /* DSR (CSI > n sets key modifiers) */
+        if (last == 'p') return n > 3 && q[n - 2] == '$';       /* DECRQM */
+        if (last == 'q') return first == '>';                   /* XTVERSION */
+        return last == 'u' && first == '?';                     /* kitty keyboard flags */
+    }
+    size_t body = n - (last == '\a' ? 1 : 2); /* the string without its terminator */
+    if (kind == ']') return body > 3 && q[body - 1] == '?' && q[body - 2] == ';'; /* OSC 4/10/11/52 ...;? */
+    return n > 4 && (q[2] == '$' || q[2] == '+') && q[3] == 'q'; /* DECRQSS, XTGETTCAP */
+}
+
+/* `s` without the questions a program asked the terminal: they were answered when they were printed, and the
+ * page's terminal would answer them again, as keys typed into the shell. Returns the new length. */
+static size_t questions_drop(char *s, size_t n) {
+    size_t out = 0, i = 0;
+    while (i < n) {
+        if (s[i] == '\033' && i + 1 < n) {
+            size_t end = sequence_end(s, n, i);
+            if (end && sequence_asks(s + i, end - i)) {
+                i = end;
+                continue;
+            }
+        }
+        s[out++] = s[i++];
+    }
+    return out;
+}
+
+/* The ring as it was printed, from its first whole line on once it has wrapped, without its questions. */
 static int replay_queue(struct client *c) {
     size_t n = printed < REPLAY ? (size_t)printed : REPLAY;
     size_t start = printed < REPLAY ? 0 : (size_t)(printed % REPLAY);
@@ -205,7 +254,7 @@ static int replay_queue(struct client *c) {
         char *nl = memchr(copy, '\n', n);
         from = nl ? (size_t)(nl - copy) + 1 : n;
     }
-    int ok = client_queue(c, copy + from, n - from);
+    int ok = client_queue(c, copy + from, questions_drop(copy + from, n - from));
     free(copy);
     return ok;
 }

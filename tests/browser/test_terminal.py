@@ -8,6 +8,7 @@ view has the panel too. Screenshots go to tests/artifacts/ (terminal-*.png).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -23,6 +24,7 @@ from tests.browser.terminal_page import (
     open_terminal,
     people,
     place,
+    screen,
     terminal_flow,
     watch_from_dashboard,
 )
@@ -152,6 +154,21 @@ def test_a_copy_of_a_tab_gets_a_terminal_of_its_own_and_leaves_the_first_ones_op
     first.locator("#term-panel .xterm-helper-textarea").focus()
     assert command(first, "echo first-$((3+4))", "(first-7)") == "first-7"
     assert first.evaluate("() => sessionStorage.getItem('podium-terminal:tab')") == stored["podium-terminal:tab"]
+
+
+def test_a_reload_types_nothing_into_the_shell_after_a_program_asked_the_terminal_something(person, terminal_server):
+    # vim, less and others ask the terminal (its attributes, the cursor's place) and read the answers. The
+    # reload's replay asked again, and xterm.js answered into the shell, as keys: "1;2c" before the next command.
+    page = person()
+    deck_open(page, terminal_server.url(f"/decks/{SLUG}/"))
+    open_terminal(page)
+    asked = "printf '\\033[c'; read -rs -t 5 -d c; echo answered-${#REPLY}-$((40+2))"
+    assert re.fullmatch(r"answered-\d+-42", command(page, asked, r"(answered-\d+-42)"))  # xterm.js answered, live
+    deck_open(page)  # a reload: the panel comes back on the same shell, with what it printed
+    page.wait_for_function(PROMPT_OR_REFUSED, timeout=FIRST_RUN)  # any answer to the replay went out before it
+    page.locator("#term-panel .xterm-helper-textarea").focus()
+    assert command(page, "echo clean-$((1+1))", r"(clean-2)") == "clean-2"
+    assert not any("1;2c" in line for line in screen(page).split("\n")[-3:])
 
 
 def test_a_terminal_past_the_limit_says_which_and_opens_again_once_another_closes(

@@ -198,6 +198,33 @@ async def test_a_reattach_replays_the_last_output_up_to_its_cap(docker_backend):
         assert "\x1b[2J" not in term.printed and "\x1b[H\x1b[J" not in term.printed  # nothing clears the screen
 
 
+async def test_a_reattach_replays_what_was_printed_but_no_question_asked_of_the_terminal(docker_backend):
+    # A program's questions (vim asks the cursor position and the background colour) were answered when they
+    # were printed. Replayed as they were, the page's xterm.js answered them again: keys typed into the shell.
+    asks = [
+        "\x1b[c",  # device attributes
+        "\x1b[>c",  # secondary device attributes
+        "\x1b[6n",  # cursor position
+        "\x1b[?2004$p",  # a mode's state
+        "\x1b]11;?\x07",  # background colour, BEL-terminated
+        "\x1b]4;1;?\x1b\\",  # a palette colour, ST-terminated
+        "\x1bP$qm\x1b\\",  # a setting (DECRQSS)
+    ]
+    keeps = ["\x1b[31mred\x1b[0m", "\x1b[>4;1m", "\x1b]0;a-title\x07", "\x1b[?25h"]
+    shown = "".join(f"{keep}{ask}" for keep, ask in zip(keeps * 2, asks, strict=False))
+    me = await new_session()
+    async with terminal(me) as term:
+        octal = "".join(f"\\{ord(c):03o}" if not c.isalnum() else c for c in shown)
+        await term.command(f"printf '{octal}'; echo; echo asked-$((40+2))", r"^.*?(asked-42)$")
+        assert all(ask in term.printed for ask in asks)  # printed as they came, live
+    async with terminal(me) as term:
+        await term.until_text(r"^asked-42$")
+        replay = term.printed
+        assert [ask for ask in asks if ask in replay] == []
+        assert all(keep in replay for keep in keeps)  # colours, modes and titles are replayed as printed
+        assert "\x1b[31mred\x1b[0m\x1b[>4;1m\x1b]0;a-title\x07\x1b[?25h\x1b[31mred" in replay  # nothing else lost
+
+
 async def test_two_pages_of_one_attendee_share_the_one_shell(docker_backend):
     me = await new_session()
     async with terminal(me) as first, terminal(me) as second:

@@ -10,9 +10,11 @@ message the server sends, is in `sandbox.protocol`.
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.db import DatabaseError
 
 from config.fanout import fanout_join, fanout_leave
 from config.frames import binary_frame, frame_writer
@@ -37,8 +39,11 @@ from sandbox.runs import run_cancel, run_create, run_dispatch
 from sandbox.selectors import presenter_runs_last, run_last_per_block
 from sandbox.watchers import activity_tell_soon
 
+log = logging.getLogger(__name__)
+
 # A page reports every slide change; the database hears at most one a second per socket (the last one wins).
 SLIDE_STORE_SECONDS = 1.0
+SLIDE_STORE_TRIES = 5  # writes in a row the database may refuse before a slide is given up (the next report tries)
 
 # Strong references to reset and check tasks, which outlive the socket that asked.
 _background: set[asyncio.Task] = set()
@@ -228,12 +233,19 @@ class RunConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):
             self._slide_task.add_done_callback(_background.discard)
 
     async def _slide_store(self) -> None:
-        # Stores the latest wanted slide, then waits; slides reported meanwhile are stored after the wait.
-        stored = None
-        while self._slide_wanted != stored:
-            stored = self._slide_wanted
-            await database_sync_to_async(progress_slide_store)(attendee=self.attendee, slide=stored)
-            activity_tell_soon(attendee=self.attendee, what="slide")
+        # Stores the latest wanted slide, then waits; slides reported meanwhile are stored after the wait. A write
+        # the database refused (locked past its busy timeout, or away) is tried again after the wait, a few times.
+        stored, failures = None, 0
+        while self._slide_wanted != stored and failures < SLIDE_STORE_TRIES:
+            wanted = self._slide_wanted
+            try:
+                await database_sync_to_async(progress_slide_store)(attendee=self.attendee, slide=wanted)
+            except DatabaseError as error:
+                failures += 1
+                log.warning("storing the slide of attendee %s failed (%s): try %d", self.attendee.id, error, failures)
+            else:
+                stored, failures = wanted, 0
+                activity_tell_soon(attendee=self.attendee, what="slide")
             await asyncio.sleep(SLIDE_STORE_SECONDS)
 
     async def _cancel(self, run_id: object) -> None:

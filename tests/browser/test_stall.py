@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -82,3 +83,30 @@ def test_an_attendees_database_stall_never_keeps_the_presenter_view_from_going_l
             expect(presenter.locator("#status")).to_have_text(LIVE)
         # The lock gone, the attendee's waiting work goes on: their history is answered.
         assert _next_of_type(pages[0], "history", timeout=WAIT)["type"] == "history"
+
+
+def test_a_slide_the_locked_database_refused_is_stored_once_it_is_free(new_page, podium_server):
+    # SQLite gives up on a write after its 5 s busy timeout ("database is locked"). The slide an attendee had
+    # moved to was then lost until their page reported another one: a reload put them back on the old slide.
+    attendee = new_page()
+    deck_open(attendee, podium_server.url(f"/decks/{podium_server.slug}/"))
+    session_key = next(c["value"] for c in attendee.context.cookies() if c["name"] == "sessionid")
+    database = Path(podium_server.env["DATABASE_URL"].removeprefix("sqlite:///"))
+    with ExitStack() as stack:
+        page = _runs_socket(stack, podium_server, session_key)
+        page.send(json.dumps({"type": "history"}))
+        _next_of_type(page, "history", timeout=WAIT)  # the socket knows its attendee: all set before the lock
+        with write_lock(database):
+            said = podium_server.log.stat().st_size
+            page.send(json.dumps({"type": "progress", "slide": 4}))
+            deadline = time.monotonic() + WAIT
+            while b"storing the slide of attendee" not in podium_server.log.read_bytes()[said:]:
+                assert time.monotonic() < deadline, "the server never said it could not store the slide"
+                time.sleep(0.2)
+        deadline = time.monotonic() + WAIT
+        while True:  # the lock gone, the next try stores it
+            page.send(json.dumps({"type": "history"}))
+            if _next_of_type(page, "history", timeout=WAIT)["slide"] == 4:
+                break
+            assert time.monotonic() < deadline, "the slide refused while the database was locked was never stored"
+            time.sleep(0.2)

@@ -8,15 +8,25 @@ the socket stays open: a page that sent something odd can go on.
 `database_sync_to_async` (which closes stale connections itself, before and
 after each call) hands each message straight to its handler, without
 Channels' extra hop per message to the one thread all short database calls of
-the process share.
+the process share. The database refusing a handler's work (locked past its
+busy timeout, or away) is said to the page in words instead of crashing the
+socket.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 
 from channels.consumer import get_handler_name
 from django.conf import settings
+from django.db import DatabaseError
+
+log = logging.getLogger(__name__)
+
+CLOSE_TRY_AGAIN = 4503  # try again later (1013 says it in RFC 6455, but autobahn lets a server send 1000 or 3000-4999)
+DATABASE_BUSY_OPENING = "The server's database did not answer in time; this page connects again by itself."
+DATABASE_BUSY = "The server's database did not answer in time, so that was not done: try it again in a moment."
 
 
 class DirectDispatch:
@@ -31,7 +41,23 @@ class DirectDispatch:
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
+        try:
+            await handler(message)
+        except DatabaseError as error:
+            await self._database_refused(message["type"], error)
+
+    async def _database_refused(self, kind: str, error: DatabaseError) -> None:
+        """The database refused a handler's work (locked past its busy timeout, or away): said to the page, not
+        a crash. A socket that could not even be set up closes with 4503 (try again later), and the page
+        connects again by itself; a message's failure leaves the socket open."""
+        log.warning("%s: %s failed: the database refused (%s)", type(self).__name__, kind, error)
+        if kind == "websocket.disconnect":
+            return
+        opening = kind == "websocket.connect"
+        message = DATABASE_BUSY_OPENING if opening else DATABASE_BUSY
+        await self.send(text_data=json.dumps({"type": "error", "code": "unavailable", "message": message}))
+        if opening:
+            await self.close(code=CLOSE_TRY_AGAIN)
 
 
 class BadFrame(Exception):

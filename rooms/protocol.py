@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from rooms.models import HelpRequest
 
-ERROR_CODES = ("bad-request", "not-found", "forbidden", "refused")
+ERROR_CODES = ("bad-request", "not-found", "forbidden", "refused", "unavailable")
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 

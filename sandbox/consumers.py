@@ -19,7 +19,7 @@ from django.db import DatabaseError
 from config.fanout import fanout_join, fanout_leave
 from config.frames import binary_frame, frame_writer
 from config.ratelimit import client_address
-from config.websocket import BadFrame, DirectDispatch, frame_json
+from config.websocket import DATABASE_BUSY, BadFrame, DirectDispatch, frame_json
 from deck.errors import DeckFileError, DeckNotFound
 from sandbox import protocol
 from sandbox.admission import sandbox_admission_check
@@ -125,6 +125,24 @@ class RunConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):
         await self.receive_json(content)
 
     async def receive_json(self, content: dict, **kwargs) -> None:
+        try:
+            await self._receive(content)
+        except DatabaseError as error:  # answered where the page waits for it: the block, the check, the reset
+            kind, block = content.get("type"), content.get("block")
+            log.warning("runs socket: %s failed: the database refused (%s)", kind, error)
+            if kind == "reset":
+                await self.send_json(protocol.sandbox_reset(status="error", message=DATABASE_BUSY))
+                return
+            block = block if isinstance(block, str) else None
+            await self._error(
+                "unavailable",
+                DATABASE_BUSY,
+                block=block if kind == "run" else None,
+                check=block if kind == "check" else None,
+                catchup=kind in ("catchup", "catchup-cancel"),
+            )
+
+    async def _receive(self, content: dict) -> None:
         kind = content.get("type")
         if kind == "run":
             await self._run(content.get("block"), content.get("code"))

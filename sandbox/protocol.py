@@ -70,7 +70,8 @@ refusal is an "error" with code "limit" whose message says when to try again.
 A run's status is one of `sandbox.models.Run.Status` (queued, running, ok,
 failed, timed_out, cancelled, error). A socket without a session, or for a
 deck that does not exist, gets one error and is closed with
-CLOSE_NO_SESSION or CLOSE_NOT_FOUND.
+CLOSE_NO_SESSION or CLOSE_NOT_FOUND; one whose database work could not be
+done in time, with config.websocket.CLOSE_TRY_AGAIN (the page connects again).
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ ERROR_CODES = (
     "busy",
     "no-session",
     "not-admitted",
+    "unavailable",  # the database did not answer in time (config.websocket): nothing was done, try again
 )
 CLOSE_NO_SESSION = 4401
 CLOSE_NOT_FOUND = 4404

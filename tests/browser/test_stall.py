@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tests.browser.conftest import deck_open
@@ -110,3 +111,33 @@ def test_a_slide_the_locked_database_refused_is_stored_once_it_is_free(new_page,
                 break
             assert time.monotonic() < deadline, "the slide refused while the database was locked was never stored"
             time.sleep(0.2)
+
+
+def test_a_database_that_does_not_answer_in_time_is_said_in_words_and_loses_no_socket_for_good(new_page, podium_server):
+    # A socket that could not even look its attendee up, and a Run that could not be stored, crashed with an
+    # exception inside the application: the page saw its socket close, or its Run button wait, without a word.
+    attendee = new_page()
+    deck_open(attendee, podium_server.url(f"/decks/{podium_server.slug}/"))
+    session_key = next(c["value"] for c in attendee.context.cookies() if c["name"] == "sessionid")
+    block = attendee.locator("[data-block][data-runnable='true']").first.get_attribute("data-block")
+    database = Path(podium_server.env["DATABASE_URL"].removeprefix("sqlite:///"))
+    with ExitStack() as stack:
+        ready = _runs_socket(stack, podium_server, session_key)
+        ready.send(json.dumps({"type": "history"}))
+        _next_of_type(ready, "history", timeout=WAIT)
+        with write_lock(database):
+            opening = _runs_socket(stack, podium_server, session_key)  # looks its attendee up: a write
+            ready.send(json.dumps({"type": "run", "block": block}))
+            refused = _next_of_type(ready, "error", timeout=WAIT)
+            assert (refused["code"], refused["block"]) == ("unavailable", block)
+            assert "database did not answer in time" in refused["message"] and "try it again" in refused["message"]
+            said = _next_of_type(opening, "error", timeout=WAIT)
+            assert said["code"] == "unavailable" and "connects again by itself" in said["message"]
+            with pytest.raises(ConnectionClosed) as closed:
+                opening.recv(timeout=WAIT)
+            assert closed.value.rcvd.code == 4503  # try again later: the page's socket connects again
+        again = _runs_socket(stack, podium_server, session_key)  # the lock gone, all is as before
+        again.send(json.dumps({"type": "history"}))
+        assert _next_of_type(again, "history", timeout=WAIT)["type"] == "history"
+        ready.send(json.dumps({"type": "history"}))
+        assert _next_of_type(ready, "history", timeout=WAIT)["type"] == "history"

@@ -176,6 +176,9 @@ def join_room(person, server: PodiumServer, name: str) -> tuple:
     attendee.fill("#join-code", code)
     attendee.fill("#join-name", name)
     attendee.click("button[type=submit]")
+    attendee.wait_for_load_state()
+    refused = attendee.locator("#join-error")
+    assert not refused.count(), f"joining room {code!r} was refused: {refused.inner_text()}"
     attendee.wait_for_selector("html[data-scripts='ready']")
     return presenter, attendee, code
 

@@ -13,7 +13,7 @@ the same way (`raw_echo_*`). `echo_p99_ratio` = echo_p99_ms / raw_echo_p99_ms (t
 
 Like for like: both are read by the same kind of client, a blocking socket in one thread, `recv` as data comes
 (bench/ws_client.py for the websocket; its docstring says why not an asyncio client library, which cost the
-websocket side alone 0.15 ms at p50 and 0.4-0.5 ms at p99 on this machine). A p99 of 5000 samples is the
+websocket side alone 0.15 ms at p50 and 0.4-0.6 ms at p99 on this machine). A p99 of 5000 samples is the
 50th slowest: of 2000 (the 20th) it moved with every run (1.09-1.65× over nine). The sides are interleaved
 so all see the same load, and which goes first after each pause turns from letter to letter: the first echo
 after a pause pays for waking the machine.

@@ -61,14 +61,27 @@ def _next_of_type(socket, kind: str, timeout: float) -> dict:
             return json.loads(frame)
 
 
+def _attendee(new_page, server) -> tuple[str, Path, object]:
+    """An attendee's deck page open on `server`: their session key, the server's database file, and the page."""
+    attendee = new_page()
+    deck_open(attendee, server.url(f"/decks/{server.slug}/"))
+    session_key = next(c["value"] for c in attendee.context.cookies() if c["name"] == "sessionid")
+    return session_key, Path(server.env["DATABASE_URL"].removeprefix("sqlite:///")), attendee
+
+
+def _ready_socket(stack: ExitStack, server, session_key: str):
+    """A runs socket that has looked its attendee up (its history answered): set up before any lock."""
+    socket = _runs_socket(stack, server, session_key)
+    socket.send(json.dumps({"type": "history"}))
+    _next_of_type(socket, "history", timeout=WAIT)
+    return socket
+
+
 def test_an_attendees_database_stall_never_keeps_the_presenter_view_from_going_live(new_page, podium_server):
     presenter = new_page()
     deck_open(presenter, podium_server.presenter_link)
     expect(presenter.locator("#status")).to_have_text(LIVE)
-    attendee = new_page()
-    deck_open(attendee, podium_server.url(f"/decks/{podium_server.slug}/"))
-    session_key = next(c["value"] for c in attendee.context.cookies() if c["name"] == "sessionid")
-    database = Path(podium_server.env["DATABASE_URL"].removeprefix("sqlite:///"))
+    session_key, database, _ = _attendee(new_page, podium_server)
 
     with ExitStack() as stack:
         pages = [_runs_socket(stack, podium_server, session_key) for _ in range(PAGES)]
@@ -89,14 +102,9 @@ def test_an_attendees_database_stall_never_keeps_the_presenter_view_from_going_l
 def test_a_slide_the_locked_database_refused_is_stored_once_it_is_free(new_page, podium_server):
     # SQLite gives up on a write after its 5 s busy timeout ("database is locked"). The slide an attendee had
     # moved to was then lost until their page reported another one: a reload put them back on the old slide.
-    attendee = new_page()
-    deck_open(attendee, podium_server.url(f"/decks/{podium_server.slug}/"))
-    session_key = next(c["value"] for c in attendee.context.cookies() if c["name"] == "sessionid")
-    database = Path(podium_server.env["DATABASE_URL"].removeprefix("sqlite:///"))
+    session_key, database, _ = _attendee(new_page, podium_server)
     with ExitStack() as stack:
-        page = _runs_socket(stack, podium_server, session_key)
-        page.send(json.dumps({"type": "history"}))
-        _next_of_type(page, "history", timeout=WAIT)  # the socket knows its attendee: all set before the lock
+        page = _ready_socket(stack, podium_server, session_key)
         with write_lock(database):
             said = podium_server.log.stat().st_size
             page.send(json.dumps({"type": "progress", "slide": 4}))
@@ -116,15 +124,10 @@ def test_a_slide_the_locked_database_refused_is_stored_once_it_is_free(new_page,
 def test_a_database_that_does_not_answer_in_time_is_said_in_words_and_loses_no_socket_for_good(new_page, podium_server):
     # A socket that could not even look its attendee up, and a Run that could not be stored, crashed with an
     # exception inside the application: the page saw its socket close, or its Run button wait, without a word.
-    attendee = new_page()
-    deck_open(attendee, podium_server.url(f"/decks/{podium_server.slug}/"))
-    session_key = next(c["value"] for c in attendee.context.cookies() if c["name"] == "sessionid")
+    session_key, database, attendee = _attendee(new_page, podium_server)
     block = attendee.locator("[data-block][data-runnable='true']").first.get_attribute("data-block")
-    database = Path(podium_server.env["DATABASE_URL"].removeprefix("sqlite:///"))
     with ExitStack() as stack:
-        ready = _runs_socket(stack, podium_server, session_key)
-        ready.send(json.dumps({"type": "history"}))
-        _next_of_type(ready, "history", timeout=WAIT)
+        ready = _ready_socket(stack, podium_server, session_key)
         with write_lock(database):
             opening = _runs_socket(stack, podium_server, session_key)  # looks its attendee up: a write
             ready.send(json.dumps({"type": "run", "block": block}))

@@ -8,7 +8,6 @@ view has the panel too. Screenshots go to tests/artifacts/ (terminal-*.png).
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 
 import pytest
@@ -163,7 +162,8 @@ def test_a_reload_types_nothing_into_the_shell_after_a_program_asked_the_termina
     deck_open(page, terminal_server.url(f"/decks/{SLUG}/"))
     open_terminal(page)
     asked = "printf '\\033[c'; read -rs -t 5 -d c; echo answered-${#REPLY}-$((40+2))"
-    assert re.fullmatch(r"answered-\d+-42", command(page, asked, r"(answered-\d+-42)"))  # xterm.js answered, live
+    answer_size = int(command(page, asked, r"answered-(\d+)-42"))
+    assert answer_size > 0  # xterm.js answered, live: the shell read its "\033[?...c"
     deck_open(page)  # a reload: the panel comes back on the same shell, with what it printed
     page.wait_for_function(PROMPT_OR_REFUSED, timeout=FIRST_RUN)  # any answer to the replay went out before it
     page.locator("#term-panel .xterm-helper-textarea").focus()

@@ -161,7 +161,8 @@ def test_a_reload_types_nothing_into_the_shell_after_a_program_asked_the_termina
     page = person()
     deck_open(page, terminal_server.url(f"/decks/{SLUG}/"))
     open_terminal(page)
-    asked = "printf '\\033[c'; read -rs -t 5 -d c; echo answered-${#REPLY}-$((40+2))"
+    # Echo off first: an answer that came back before `read` started would be echoed onto the result's line.
+    asked = "stty -echo; printf '\\033[c'; read -rs -t 5 -d c; stty echo; echo answered-${#REPLY}-$((40+2))"
     answer_size = int(command(page, asked, r"answered-(\d+)-42"))
     assert answer_size > 0  # xterm.js answered, live: the shell read its "\033[?...c"
     deck_open(page)  # a reload: the panel comes back on the same shell, with what it printed

@@ -6,7 +6,13 @@ below replace timestamps, durations, ids and hashes, IP addresses, ephemeral
 ports, progress bars and sizes in flight, and generated names (a Kubernetes
 pod's suffix, a Docker container's random name) with a placeholder such as
 `<time>`, runs of spaces (a table's padding) are made one, and a pull's
-per-layer progress lines are dropped. A block (or a check) adds its own with the deck option
+per-layer progress lines are dropped. What Kubernetes shows of a moment in a
+rollout is masked too: a pod on its way up or up (Pending, ContainerCreating,
+PodInitializing, Init:n/m, Running, with however many containers Ready) is
+`<up>`, a Terminating pod is `<stopping>`, and `kubectl rollout status`'s
+"Waiting for ..." lines are dropped. A pod that fails (ErrImagePull,
+CrashLoopBackOff, Error ...) or finished (Completed) is still compared, as is
+how many pods a listing shows. A block (or a check) adds its own with the deck option
 `mask=REGEX`: every match of that Python regular expression becomes
 `<masked>` (use `a|b` for more than one). Fixed ports of the story (5000,
 3306) are not masked: a changed one is real drift; ports from 30000 up are
@@ -26,6 +32,9 @@ MASKED = "<masked>"
 BUILTIN_MASKS: tuple[tuple[Pattern[str], str], ...] = tuple(
     (re.compile(pattern), placeholder)
     for pattern, placeholder in (
+        # a pod caught on its way up, or stopping (kubectl get pods): how far it got is how busy the cluster was
+        (r"\b\d+/\d+\s+(?:Pending|ContainerCreating|PodInitializing|Init:\d+/\d+|Running)\b", "<up>"),
+        (r"\b\d+/\d+\s+Terminating\b", "<stopping>"),
         # 2026-12-04T06:17:22.123Z, 2026-12-04 06:17:22 +0000, Fri Dec  4 06:17:22 UTC 2026
         (r"\d{4}-\d{2}-\d{2}[T ]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?: ?(?:Z|[+-]\d{2}:?\d{2}|UTC))?", "<time>"),
         (r"\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),? +(?:\d{1,2} +)?[A-Z][a-z]{2} +\d{1,2}[^\n]*?\d{4}\b", "<time>"),
@@ -62,9 +71,11 @@ BUILTIN_MASKS: tuple[tuple[Pattern[str], str], ...] = tuple(
 )
 SPACES = re.compile(r"[ \t]{2,}")
 # A pull's per-layer progress (after masking): how many of these show depends on timing, not on the image.
+# So does how many of `kubectl rollout status`'s "Waiting for ..." lines show: its last line is the outcome.
 PROGRESS_LINE = re.compile(
     r"^<hash>: (?:Pulling fs layer|Waiting|Downloading|Verifying Checksum|Download complete|Extracting"
     r"|Pull complete|Already exists)\b"
+    r"|^Waiting for (?:deployment|daemon set|statefulset|partitioned roll out|rolling update|\d+ pods)\b.*\.\.\.$"
 )
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][0-9A-Za-z]")
 

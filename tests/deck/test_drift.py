@@ -31,6 +31,11 @@ from tests.deck_text import deck_from_text
         ("Downloading [=====>      ]  12.3MB/45.1MB", "Downloading [==========> ]  33.1MB/45.1MB"),
         ("   ━━━━━━━━━━━━ 95.2/95.2 kB 3.1 MB/s eta 0:00:00", "   ━━━━━━━━━━━━ 95.2/95.2 kB 812 kB/s eta 0:00:01"),
         ("c2 Exited (0) 5 minutes ago   quirky_hopper", "c2 Exited (0) 2 hours ago   brave_turing"),
+        # how far a pod got when `kubectl get` looked: a busier cluster is a step behind
+        ("web-6d4b9c7f5-x7k2p   0/1   ContainerCreating   0   0s", "web-6d4b9c7f5-q9z4r   0/1   Pending   0   0s"),
+        ("pod/web-6d4b9c7f5-x7k2p   0/1   Running   0   7s", "pod/web-6d4b9c7f5-x7k2p   1/1   Running   0   7s"),
+        ("web-6d4b9c7f5-x7k2p   0/2   Init:0/1   0   2s", "web-6d4b9c7f5-x7k2p   0/2   PodInitializing   0   3s"),
+        ("web-6d4b9c7f5-x7k2p   1/1   Terminating   0   30s", "web-6d4b9c7f5-x7k2p   0/1   Terminating   0   31s"),
     ],
 )
 def test_what_always_changes_is_masked(first, second):
@@ -45,6 +50,11 @@ def test_what_always_changes_is_masked(first, second):
         ("[{'id': 1, 'name': 'Ada'}]", "[{'id': 1, 'name': 'Grace'}]"),
         ("12factor:1.0", "12factor:1.1"),
         ("Running", "CrashLoopBackOff"),
+        ("web-6d4b9c7f5-x7k2p   0/1   ContainerCreating   0   0s", "web-6d4b9c7f5-x7k2p   0/1   ErrImagePull   0   0s"),
+        ("web-6d4b9c7f5-x7k2p   1/1   Running   0   9s", "web-6d4b9c7f5-x7k2p   0/1   CrashLoopBackOff   2   9s"),
+        ("web-6d4b9c7f5-x7k2p   1/1   Running   0   9s", "web-6d4b9c7f5-x7k2p   1/1   Running   1   9s"),  # restarted
+        ("dbinit-tx8fw   0/1   Completed   0   2s", "dbinit-tx8fw   0/1   Error   0   2s"),
+        ("web-6d4b9c7f5-x7k2p   0/1   Init:0/1   0   2s", "web-6d4b9c7f5-x7k2p   0/1   Init:Error   0   2s"),
     ],
 )
 def test_what_matters_is_not_masked(first, second):
@@ -125,3 +135,21 @@ def test_lines_in_another_order_and_a_pulls_progress_are_no_drift():
     )
     assert step_compare(recorded=recorded, now=now, masks=[]) is None
     assert step_compare(recorded=recorded, now=step(output=("db Running",)), masks=[]) is not None
+
+
+def test_how_many_rollout_waits_a_run_saw_is_no_drift_and_its_outcome_is():
+    # `kubectl rollout status` prints a "Waiting for" line per change it saw: two pods Ready in one moment
+    # make one line fewer. Its last line, and its exit code, are the outcome.
+    waits = (
+        'Waiting for deployment "web" rollout to finish: 2 of 4 updated replicas are available...',
+        'Waiting for deployment "web" rollout to finish: 3 of 4 updated replicas are available...',
+    )
+    done = 'deployment "web" successfully rolled out'
+    recorded = step(output=("deployment.apps/web scaled", *waits, done))
+    assert (
+        step_compare(recorded=recorded, now=step(output=("deployment.apps/web scaled", waits[1], done)), masks=[])
+        is None
+    )
+    assert step_compare(recorded=recorded, now=step(output=("deployment.apps/web scaled", *waits)), masks=[])
+    timed_out = 'error: deployment "web" exceeded its progress deadline'
+    assert step_compare(recorded=recorded, now=step(output=("deployment.apps/web scaled", *waits, timed_out)), masks=[])

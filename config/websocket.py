@@ -46,14 +46,15 @@ class DirectDispatch:
         except DatabaseError as error:
             await self._database_refused(message["type"], error)
 
-    async def _database_refused(self, kind: str, error: DatabaseError) -> None:
+    async def _database_refused(self, kind: str, error: DatabaseError, *, opening: bool | None = None) -> None:
         """The database refused a handler's work (locked past its busy timeout, or away): said to the page, not
-        a crash. A socket that could not even be set up closes with 4503 (try again later), and the page
-        connects again by itself; a message's failure leaves the socket open."""
+        a crash. A socket that could not even be set up (`opening`: its connect, unless the caller says) closes
+        with 4503 (try again later), and the page connects again by itself; a message's failure leaves the
+        socket open."""
         log.warning("%s: %s failed: the database refused (%s)", type(self).__name__, kind, error)
         if kind == "websocket.disconnect":
             return
-        opening = kind == "websocket.connect"
+        opening = kind == "websocket.connect" if opening is None else opening
         message = DATABASE_BUSY_OPENING if opening else DATABASE_BUSY
         await self.send(text_data=json.dumps({"type": "error", "code": "unavailable", "message": message}))
         if opening:

@@ -24,6 +24,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.db import DatabaseError
 
 from config.frames import frame_writer, message_frame
 from config.ratelimit import client_address
@@ -174,6 +175,14 @@ class TerminalSocket(DirectDispatch, AsyncWebsocketConsumer):
         self._serving = asyncio.create_task(self._serve(cols=cols, rows=rows))
 
     async def _serve(self, *, cols: int, rows: int) -> None:
+        try:
+            await self._serve_attached(cols=cols, rows=rows)
+        except DatabaseError as error:  # a task of its own: DirectDispatch never sees what it raises
+            # Not attached, or detached again: the page's socket closes with 4503 and it opens again by itself.
+            if not self._gone:
+                await self._database_refused("open", error, opening=True)
+
+    async def _serve_attached(self, *, cols: int, rows: int) -> None:
         try:
             pipe = await self._attach(cols=cols, rows=rows)
         except RunRefused as exc:

@@ -94,6 +94,11 @@ def open_terminal(page) -> None:
     page.locator("#viewport").click(position={"x": 5, "y": 5})  # the page has focus, not a field
     page.keyboard.press("`")
     expect(page.locator("#term-panel")).to_be_visible()
+    terminal_ready(page)
+
+
+def terminal_ready(page) -> None:
+    """Wait until the open panel's shell shows its prompt, then give the terminal the focus."""
     page.wait_for_function("() => window.podiumTerminal && window.podiumTerminal.buffer.active.length > 0")
     page.wait_for_function(
         "() => /[#$] *$/m.test(window.podiumTerminal.buffer.active.getLine("
@@ -175,10 +180,14 @@ def join_room(person, server: PodiumServer, name: str) -> tuple:
     attendee.goto(server.url("/join/"))
     attendee.fill("#join-code", code)
     attendee.fill("#join-name", name)
-    attendee.click("button[type=submit]")
-    attendee.wait_for_load_state()
-    refused = attendee.locator("#join-error")
-    assert not refused.count(), f"joining room {code!r} was refused: {refused.inner_text()}"
+    with attendee.expect_navigation() as joined:
+        attendee.click("button[type=submit]")
+    answer = joined.value
+    if answer is None or not answer.ok:  # say what the page and the server said (a CI run once got a bare 400)
+        said = attendee.locator("#join-error")
+        page = said.inner_text() if said.count() else attendee.inner_text("body")[:600]
+        log = server.log.read_text(errors="replace")[-3000:]
+        raise AssertionError(f"joining room {code!r} got {answer and answer.status}: {page}\nserver log:\n{log}")
     attendee.wait_for_selector("html[data-scripts='ready']")
     return presenter, attendee, code
 

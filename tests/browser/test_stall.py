@@ -12,10 +12,8 @@ time: the presenter's view stayed "connecting". Now the view goes live while the
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -24,24 +22,13 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tests.browser.conftest import deck_open
+from tests.browser.stall import next_of_type, server_database, write_lock
 
 pytestmark = pytest.mark.browser
 
 PAGES = 6  # an attendee's open pages, each with a slide write stuck on the lock: 30 s of the shared thread
 LIVE = "Live — the audience follows"
 WAIT = 20
-
-
-@contextmanager
-def write_lock(database: Path) -> Iterator[None]:
-    """SQLite's write lock on `database`, held by another connection until the block is left."""
-    holder = sqlite3.connect(database, isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
 
 
 def _runs_socket(stack: ExitStack, server, session_key: str):
@@ -54,26 +41,19 @@ def _runs_socket(stack: ExitStack, server, session_key: str):
     )
 
 
-def _next_of_type(socket, kind: str, timeout: float) -> dict:
-    while True:
-        frame = socket.recv(timeout=timeout)
-        if isinstance(frame, str) and json.loads(frame).get("type") == kind:
-            return json.loads(frame)
-
-
 def _attendee(new_page, server) -> tuple[str, Path, object]:
     """An attendee's deck page open on `server`: their session key, the server's database file, and the page."""
     attendee = new_page()
     deck_open(attendee, server.url(f"/decks/{server.slug}/"))
     session_key = next(c["value"] for c in attendee.context.cookies() if c["name"] == "sessionid")
-    return session_key, Path(server.env["DATABASE_URL"].removeprefix("sqlite:///")), attendee
+    return session_key, server_database(server), attendee
 
 
 def _ready_socket(stack: ExitStack, server, session_key: str):
     """A runs socket that has looked its attendee up (its history answered): set up before any lock."""
     socket = _runs_socket(stack, server, session_key)
     socket.send(json.dumps({"type": "history"}))
-    _next_of_type(socket, "history", timeout=WAIT)
+    next_of_type(socket, "history", timeout=WAIT)
     return socket
 
 
@@ -91,12 +71,12 @@ def test_an_attendees_database_stall_never_keeps_the_presenter_view_from_going_l
             # The stall is there: the attendee's own history read waits behind their stuck writes.
             pages[0].send(json.dumps({"type": "history"}))
             with pytest.raises(TimeoutError):
-                _next_of_type(pages[0], "history", timeout=2)
+                next_of_type(pages[0], "history", timeout=2)
 
             deck_open(presenter)  # the presenter reloads (or their Wi-Fi drops): every socket of the view anew
             expect(presenter.locator("#status")).to_have_text(LIVE)
         # The lock gone, the attendee's waiting work goes on: their history is answered.
-        assert _next_of_type(pages[0], "history", timeout=WAIT)["type"] == "history"
+        assert next_of_type(pages[0], "history", timeout=WAIT)["type"] == "history"
 
 
 def test_a_slide_the_locked_database_refused_is_stored_once_it_is_free(new_page, podium_server):
@@ -115,7 +95,7 @@ def test_a_slide_the_locked_database_refused_is_stored_once_it_is_free(new_page,
         deadline = time.monotonic() + WAIT
         while True:  # the lock gone, the next try stores it
             page.send(json.dumps({"type": "history"}))
-            if _next_of_type(page, "history", timeout=WAIT)["slide"] == 4:
+            if next_of_type(page, "history", timeout=WAIT)["slide"] == 4:
                 break
             assert time.monotonic() < deadline, "the slide refused while the database was locked was never stored"
             time.sleep(0.2)
@@ -131,16 +111,16 @@ def test_a_database_that_does_not_answer_in_time_is_said_in_words_and_loses_no_s
         with write_lock(database):
             opening = _runs_socket(stack, podium_server, session_key)  # looks its attendee up: a write
             ready.send(json.dumps({"type": "run", "block": block}))
-            refused = _next_of_type(ready, "error", timeout=WAIT)
+            refused = next_of_type(ready, "error", timeout=WAIT)
             assert (refused["code"], refused["block"]) == ("unavailable", block)
             assert "database did not answer in time" in refused["message"] and "try it again" in refused["message"]
-            said = _next_of_type(opening, "error", timeout=WAIT)
+            said = next_of_type(opening, "error", timeout=WAIT)
             assert said["code"] == "unavailable" and "connects again by itself" in said["message"]
             with pytest.raises(ConnectionClosed) as closed:
                 opening.recv(timeout=WAIT)
             assert closed.value.rcvd.code == 4503  # try again later: the page's socket connects again
         again = _runs_socket(stack, podium_server, session_key)  # the lock gone, all is as before
         again.send(json.dumps({"type": "history"}))
-        assert _next_of_type(again, "history", timeout=WAIT)["type"] == "history"
+        assert next_of_type(again, "history", timeout=WAIT)["type"] == "history"
         ready.send(json.dumps({"type": "history"}))
-        assert _next_of_type(ready, "history", timeout=WAIT)["type"] == "history"
+        assert next_of_type(ready, "history", timeout=WAIT)["type"] == "history"

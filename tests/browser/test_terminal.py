@@ -7,14 +7,19 @@ view has the panel too. Screenshots go to tests/artifacts/ (terminal-*.png).
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
+import urllib.request
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import expect
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from tests.browser.conftest import PodiumServer, deck_open
 from tests.browser.run_deck import FIRST_RUN, docker_podium
+from tests.browser.stall import next_of_type, server_database, write_lock
 from tests.browser.terminal_page import (
     DECKS,
     SLUG,
@@ -25,6 +30,7 @@ from tests.browser.terminal_page import (
     place,
     screen,
     terminal_flow,
+    terminal_ready,
     watch_from_dashboard,
 )
 
@@ -201,3 +207,45 @@ def test_a_terminal_past_the_limit_says_which_and_opens_again_once_another_close
         pytest.fail(f"the third tab's terminal never opened: {status.inner_text()}")
     third.locator("#term-panel .xterm-helper-textarea").focus()
     assert command(third, "echo third-$((1+2))", "(third-3)") == "third-3"
+
+
+def test_a_terminal_the_database_did_not_answer_for_says_so_and_opens_again(terminal_server):
+    # Opening a terminal makes the attendee's sandbox row. When the database refused that (locked past its
+    # busy timeout), the attach's task died with the error inside it and the page waited on "Opening…".
+    # The session comes from a plain GET of the deck: a page's own sockets would queue writes (its slide)
+    # behind the lock in the server's shared database thread, ahead of the terminal's.
+    cookies = http.cookiejar.CookieJar()
+    urllib.request.build_opener(urllib.request.HTTPCookieProcessor(cookies)).open(
+        terminal_server.url(f"/decks/{SLUG}/"), timeout=20
+    )
+    cookie = next(c.value for c in cookies if c.name == "sessionid")
+    address = f"ws://127.0.0.1:{terminal_server.port}/ws/decks/{SLUG}/terminal/"
+    headers = {"Origin": terminal_server.url(""), "Cookie": f"sessionid={cookie}"}
+    opening = json.dumps({"type": "open", "cols": 80, "rows": 24})
+    with connect(address, additional_headers=headers) as socket:
+        socket.send(json.dumps({"type": "hello"}))  # answered once the socket has looked its attendee up
+        assert next_of_type(socket, "error", timeout=20)["code"] == "bad-request"
+        with write_lock(server_database(terminal_server)):
+            socket.send(opening)
+            said = next_of_type(socket, "error", timeout=20)
+            assert said["code"] == "unavailable" and "connects again by itself" in said["message"]
+            with pytest.raises(ConnectionClosed) as closed:
+                socket.recv(timeout=20)
+            assert closed.value.rcvd.code == 4503  # the page's terminal connects again by itself
+    with connect(address, additional_headers=headers) as again:  # the lock gone: it opens
+        again.send(opening)
+        assert next_of_type(again, "terminal.ready", timeout=FIRST_RUN / 1000)["type"] == "terminal.ready"
+
+
+def test_the_panel_says_the_database_did_not_answer_and_opens_once_it_does(person, terminal_server):
+    # The sentence stays up while the page waits to connect again (it was at once replaced by "The
+    # connection dropped"), and nobody has to click anything once the database answers.
+    attendee = person()
+    deck_open(attendee, terminal_server.url(f"/decks/{SLUG}/"))
+    status = attendee.locator("#term-panel .term-status")
+    with write_lock(server_database(terminal_server)):
+        attendee.locator("#viewport").click(position={"x": 5, "y": 5})
+        attendee.keyboard.press("`")
+        expect(status).to_contain_text("database did not answer in time", timeout=60_000)
+    terminal_ready(attendee)
+    assert command(attendee, "echo after-$((6*7))", "(after-42)") == "after-42"

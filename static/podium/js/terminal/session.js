@@ -10,6 +10,7 @@ const encoder = new TextEncoder();
 
 // A dropped socket (network, server restart) is tried again at these intervals; an end the server said is final.
 const RETRY_MS = [500, 1000, 2000, 4000, 8000];
+const CLOSE_TRY_AGAIN = 4503; // config/websocket.py: the server could not set the socket up; it says why first
 
 /**
  * Connect `term` (an xterm.js Terminal) to the terminal socket at `path`. `readOnly`: keys are never sent.
@@ -65,14 +66,15 @@ export function connectTerminal(path, term, { readOnly = false, tab = null, on }
       }
       handle(message);
     });
-    socket.addEventListener("close", () => {
+    socket.addEventListener("close", (event) => {
       if (socket !== mine) return;
       socket = null;
       ready = false;
       if (ended || closedByPage) return;
       const delay = RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)];
       attempt += 1;
-      on.status("The connection dropped; reattaching…");
+      // 4503: the server said why (its database did not answer in time) just before; that sentence stays.
+      if (event.code !== CLOSE_TRY_AGAIN) on.status("The connection dropped; reattaching…");
       window.setTimeout(() => {
         if (!ended && !closedByPage) {
           term.reset(); // the server sends the scrollback and the screen again

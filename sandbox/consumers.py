@@ -26,7 +26,7 @@ from sandbox.admission import sandbox_admission_check
 from sandbox.catch_up import catch_up_begin, catch_up_cancel, catch_up_refuse_runs, catch_up_spawn, catch_up_state
 from sandbox.checks import check_find, check_run
 from sandbox.errors import RunRefused
-from sandbox.executor import db_long
+from sandbox.executor import db_background, db_long
 from sandbox.groups import attendee_group, presenter_runs_group
 from sandbox.identity import NoSession, attendee_for
 from sandbox.limits import checks_rate_hit, sandboxes_rate_hit
@@ -257,7 +257,7 @@ class RunConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):
         while self._slide_wanted != stored and failures < SLIDE_STORE_TRIES:
             wanted = self._slide_wanted
             try:
-                await database_sync_to_async(progress_slide_store)(attendee=self.attendee, slide=wanted)
+                await db_background(progress_slide_store)(attendee=self.attendee, slide=wanted)
             except DatabaseError as error:
                 failures += 1
                 log.warning("storing the slide of attendee %s failed (%s): try %d", self.attendee.id, error, failures)

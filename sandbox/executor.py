@@ -9,7 +9,10 @@ per process: a consumer has no per-request context to give it a thread of its
 own. A call that may take long, because it also calls a backend (destroying a
 room's sandboxes) or reads much (a whole room's board), goes through
 `db_long` instead, so it never holds up everyone else's short ones: a
-follower's join, a run's claim.
+follower's join, a run's claim. A write nobody waits for (the slide a page is
+on) goes through `db_background`: one thread of its own, so a write stuck on a
+lock (SQLite's 5 s busy timeout, tried again) holds up only the writes queued
+behind it, never a read or a run's claim.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from django.conf import settings
 
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
+# One thread: background writes keep their order, and hold at most one database connection.
+_background_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="podium-db-background")
 
 
 def _backend_pool() -> ThreadPoolExecutor:
@@ -75,3 +80,8 @@ async def group_send(group: str, event: dict) -> None:
 def db_long(fn):
     """`database_sync_to_async(fn)` run in a pool thread rather than the one thread short database calls share."""
     return database_sync_to_async(fn, thread_sensitive=False)
+
+
+def db_background(fn):
+    """`database_sync_to_async(fn)` run in the one thread of writes nobody waits for, not the shared one."""
+    return database_sync_to_async(fn, thread_sensitive=False, executor=_background_writer)

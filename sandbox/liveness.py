@@ -21,11 +21,11 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from sandbox.executor import db_background
 from sandbox.models import Attendee, Run
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,8 @@ async def run_beating(*, run_id: str) -> AsyncIterator[None]:
 async def _beat(run_id: str) -> None:
     while True:
         try:
-            if not await database_sync_to_async(run_beat_store)(run_id=run_id):
+            # Not the shared database thread: a beat stuck on a lock must not hold up the reads of everyone.
+            if not await db_background(run_beat_store)(run_id=run_id):
                 return
         except Exception:  # a database hiccup costs one beat, not the run
             log.warning("run %s: could not store its beat", run_id, exc_info=True)

@@ -2,8 +2,8 @@
 "connecting" for 15 s in a full run, right after another attendee's sandbox reset).
 
 The stall is real: the test takes SQLite's write lock on the server's own database file, as a long write
-would, and an attendee's pages then report their slide, so their writes wait on the lock (up to SQLite's
-5 s busy timeout each) in the one thread the server's short database calls share. While that lasts, the
+would, and an attendee's pages then click Run, so their writes wait on the lock (up to SQLite's 5 s busy
+timeout each) in the one thread the server's short database calls share. While that lasts, the
 presenter reloads their view. Every socket of a page used to wait for that thread before its handshake
 was answered (the user was looked up there first), and Chromium opens a page's sockets one handshake at a
 time: the presenter's view stayed "connecting". Now the view goes live while the lock is still held.
@@ -26,7 +26,7 @@ from tests.browser.stall import next_of_type, server_database, write_lock
 
 pytestmark = pytest.mark.browser
 
-PAGES = 6  # an attendee's open pages, each with a slide write stuck on the lock: 30 s of the shared thread
+PAGES = 6  # an attendee's open pages, each with a Run's claim stuck on the lock: 30 s of the shared thread
 LIVE = "Live — the audience follows"
 WAIT = 20
 
@@ -61,13 +61,14 @@ def test_an_attendees_database_stall_never_keeps_the_presenter_view_from_going_l
     presenter = new_page()
     deck_open(presenter, podium_server.presenter_link)
     expect(presenter.locator("#status")).to_have_text(LIVE)
-    session_key, database, _ = _attendee(new_page, podium_server)
+    session_key, database, attendee = _attendee(new_page, podium_server)
+    block = attendee.locator("[data-block][data-runnable='true']").first.get_attribute("data-block")
 
     with ExitStack() as stack:
         pages = [_runs_socket(stack, podium_server, session_key) for _ in range(PAGES)]
         with write_lock(database):
-            for number, socket in enumerate(pages, start=2):
-                socket.send(json.dumps({"type": "progress", "slide": number}))
+            for socket in pages:  # a Run is claimed (a write) in the shared thread: each waits on the lock
+                socket.send(json.dumps({"type": "run", "block": block}))
             # The stall is there: the attendee's own history read waits behind their stuck writes.
             pages[0].send(json.dumps({"type": "history"}))
             with pytest.raises(TimeoutError):
@@ -124,3 +125,28 @@ def test_a_database_that_does_not_answer_in_time_is_said_in_words_and_loses_no_s
         assert next_of_type(again, "history", timeout=WAIT)["type"] == "history"
         ready.send(json.dumps({"type": "history"}))
         assert next_of_type(ready, "history", timeout=WAIT)["type"] == "history"
+
+
+def test_slides_stuck_on_the_lock_never_hold_up_anyones_reads(new_page, podium_server):
+    # Slide writes went through the thread every short database call of the process shares: six of an
+    # attendee's pages reporting slides under a lock held it for 30 s and more (5 s per try, tried again),
+    # and every other attendee's history read and Run claim waited behind them.
+    session_key, database, _ = _attendee(new_page, podium_server)
+    other_key, _, _ = _attendee(new_page, podium_server)
+    with ExitStack() as stack:
+        pages = [_ready_socket(stack, podium_server, session_key) for _ in range(PAGES)]
+        other = _ready_socket(stack, podium_server, other_key)
+        with write_lock(database):
+            for number, socket in enumerate(pages, start=2):
+                socket.send(json.dumps({"type": "progress", "slide": number}))
+            time.sleep(0.5)  # the slides are in the server's hands
+            for reader in (other, pages[0]):  # read while the lock is still held
+                reader.send(json.dumps({"type": "history"}))
+                assert next_of_type(reader, "history", timeout=WAIT)["type"] == "history"
+        deadline = time.monotonic() + 60
+        while True:  # the lock gone, each page's slide is stored (the last one stored wins)
+            pages[0].send(json.dumps({"type": "history"}))
+            if next_of_type(pages[0], "history", timeout=WAIT)["slide"] in range(2, PAGES + 2):
+                break
+            assert time.monotonic() < deadline, "the slides reported while the database was locked were never stored"
+            time.sleep(0.5)

@@ -237,7 +237,7 @@ def test_a_terminal_the_database_did_not_answer_for_says_so_and_opens_again(term
         assert next_of_type(again, "terminal.ready", timeout=FIRST_RUN / 1000)["type"] == "terminal.ready"
 
 
-def test_the_panel_says_the_database_did_not_answer_and_opens_once_it_does(person, terminal_server):
+def test_the_panel_says_the_database_did_not_answer_and_opens_once_it_does(person, terminal_server, artifacts_dir):
     # The sentence stays up while the page waits to connect again (it was at once replaced by "The
     # connection dropped"), and nobody has to click anything once the database answers.
     attendee = person()
@@ -247,5 +247,6 @@ def test_the_panel_says_the_database_did_not_answer_and_opens_once_it_does(perso
         attendee.locator("#viewport").click(position={"x": 5, "y": 5})
         attendee.keyboard.press("`")
         expect(status).to_contain_text("database did not answer in time", timeout=60_000)
+        attendee.screenshot(path=str(artifacts_dir / "terminal-database-busy.png"))
     terminal_ready(attendee)
     assert command(attendee, "echo after-$((6*7))", "(after-42)") == "after-42"
